@@ -3,6 +3,9 @@
  * a tool error, the extension to a notification) and carries the facts a person needs to act.
  */
 export class MemoryLaneError extends Error {
+  /** Set when the failed write was kept in the dead-letter queue for replay. */
+  deadLetterId?: string;
+
   constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -61,8 +64,9 @@ export class IdConflictError extends MemoryLaneError {
 
 /** A write could not be committed (conflicts exhausted, disk error, …); it was put in the dead-letter queue. */
 export class WriteFailedError extends MemoryLaneError {
-  constructor(message: string, readonly deadLetterId: string | undefined, options?: { cause?: unknown }) {
+  constructor(message: string, deadLetterId: string | undefined, options?: { cause?: unknown }) {
     super('E_WRITE_FAILED', message, options);
+    this.deadLetterId = deadLetterId;
   }
 }
 

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import * as lockfile from 'proper-lockfile';
+import { Emitter } from '../events';
+import { LockTimeoutError, type LockHolderInfo } from '../errors';
+import { failpoint } from '../failpoints';
+import { nullLogger, type Logger } from '../log';
+import type { LockEvent } from './lockEvents';
+
+/** What the holder writes beside the lock so others can name it and tell a crashed holder from a slow one. */
+export interface LockOwnerRecord extends LockHolderInfo {
+  token: string;
+}
+
+export interface StoreLockOptions {
+  /** A lock whose holder has not refreshed it for this long is taken over (proper-lockfile `stale`, min 2000). */
+  staleMs?: number;
+  logger?: Logger;
+}
+
+export interface LockLease {
+  readonly operation: string;
+  readonly acquiredAt: number;
+  /** Set when another process took the lock over (we were frozen past the stale time). Writes must then rely on revisions. */
+  readonly compromised: boolean;
+  release(): Promise<void>;
+}
+
+export const LOCK_TARGET = 'store.lock';
+export const LOCK_DIR = 'store.lock.lock';
+export const LOCK_OWNER = 'store.lock.owner.json';
+
+const HOST = hostname();
+
+function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The cross-process lock of one store folder (proper-lockfile on a sidecar). Not re-entrant, by
+ * design: only the write queue's head calls `acquire`, and code running under a lease calls the
+ * unlocked internals (LESSONS.md §1, "nested lock").
+ *
+ * Waiting polls with short jittered sleeps instead of proper-lockfile's exponential retries: a
+ * back-off that grows to seconds is what made p99 7–91 s in FACTS.md. Every wait has a deadline.
+ */
+export class StoreLock {
+  private readonly target: string;
+  private readonly lockDir: string;
+  private readonly ownerPath: string;
+  private readonly staleMs: number;
+  private readonly log: Logger;
+  private readonly _onEvent = new Emitter<LockEvent>();
+  readonly onEvent = this._onEvent.event;
+  private held = false;
+  /** Counts successful acquisitions in this process; tests and benchmarks read it. */
+  acquisitions = 0;
+
+  constructor(readonly dir: string, options: StoreLockOptions = {}) {
+    this.target = join(dir, LOCK_TARGET);
+    this.lockDir = join(dir, LOCK_DIR);
+    this.ownerPath = join(dir, LOCK_OWNER);
+    this.staleMs = Math.max(options.staleMs ?? 10_000, 2000);
+    this.log = options.logger ?? nullLogger;
+  }
+
+  get isHeldHere(): boolean {
+    return this.held;
+  }
+
+  async acquire(operation: string, deadlineMs: number): Promise<LockLease> {
+    if (this.held) throw new Error(`StoreLock is not re-entrant: "${operation}" tried to lock while this process holds it`);
+    const started = Date.now();
+    let waiting = false;
+    let holder: LockOwnerRecord | undefined;
+    let attempt = 0;
+    const state = { compromised: false };
+    for (;;) {
+      try {
+        const release = await lockfile.lock(this.target, {
+          realpath: false,
+          lockfilePath: this.lockDir,
+          stale: this.staleMs,
+          retries: 0,
+          onCompromised: (err) => {
+            // The default handler throws an uncaught error that kills the host (FACTS.md). Instead
+            // mark the lease: the revision check makes any write done under it safe.
+            state.compromised = true;
+            this.log.warn(`lock for "${operation}" was compromised: ${err.message}`);
+            this._onEvent.fire({ type: 'compromised', at: Date.now(), operation, reason: err.message });
+          },
+        });
+        this.held = true;
+        this.acquisitions++;
+        const acquiredAt = Date.now();
+        const token = randomUUID();
+        await this.writeOwner({ pid: process.pid, host: HOST, label: operation, since: acquiredAt, token });
+        const waitedMs = acquiredAt - started;
+        this._onEvent.fire({ type: 'acquired', at: acquiredAt, operation, waitedMs });
+        if (waitedMs > 1000) this.log.info(`acquired after ${waitedMs} ms for "${operation}"`);
+        await failpoint('lock.afterAcquire');
+        let released = false;
+        return {
+          operation,
+          acquiredAt,
+          get compromised() { return state.compromised; },
+          release: async () => {
+            if (released) return;
+            released = true;
+            await failpoint('lock.beforeRelease');
+            await this.removeOwnerIfMine(token);
+            this.held = false;
+            try {
+              await release();
+            } catch (err) {
+              // ERELEASED / ENOTACQUIRED after a compromise: the lock is someone else's now; nothing to undo.
+              this.log.debug(`release of "${operation}": ${(err as Error).message}`);
+            }
+            this._onEvent.fire({ type: 'released', at: Date.now(), operation, heldMs: Date.now() - acquiredAt });
+          },
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+      }
+      if (attempt % 8 === 0) {
+        holder = await this.readOwner();
+        if (holder && (await this.recoverIfHolderDead(holder))) continue;
+      }
+      if (!waiting) {
+        waiting = true;
+        this._onEvent.fire({ type: 'waitStarted', at: Date.now(), operation, holder });
+      }
+      const waited = Date.now() - started;
+      if (waited >= deadlineMs) {
+        holder = (await this.readOwner()) ?? holder;
+        this._onEvent.fire({ type: 'timeout', at: Date.now(), operation, waitedMs: waited, holder });
+        throw new LockTimeoutError(waited, holder, operation);
+      }
+      attempt++;
+      // 1–4 ms at first (a batch holds the lock for milliseconds), growing to at most ~25 ms.
+      const base = Math.min(1 + attempt, 20);
+      await sleep(base + Math.random() * Math.min(4 + attempt, 10));
+    }
+  }
+
+  /** Who holds the lock right now (for `lock-status` and the lock monitor); no lock is taken. */
+  async status(): Promise<{ held: boolean; holder?: LockHolderInfo; stale?: boolean }> {
+    let held = false;
+    try {
+      held = await lockfile.check(this.target, { realpath: false, lockfilePath: this.lockDir, stale: this.staleMs });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const owner = await this.readOwner();
+    if (!held) return { held: false };
+    const stale = owner ? owner.host === HOST && !isPidAlive(owner.pid) : undefined;
+    return { held: true, holder: owner, ...(stale !== undefined ? { stale } : {}) };
+  }
+
+  async readOwner(): Promise<LockOwnerRecord | undefined> {
+    try {
+      const parsed = JSON.parse(await fs.readFile(this.ownerPath, 'utf8')) as Partial<LockOwnerRecord>;
+      if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string') return undefined;
+      return {
+        pid: parsed.pid,
+        host: parsed.host,
+        label: String(parsed.label ?? ''),
+        since: Number(parsed.since ?? 0),
+        token: String(parsed.token ?? ''),
+      };
+    } catch {
+      // Missing, half-written or corrupted owner records are treated as "unknown holder": the lock
+      // itself (its mtime) still decides, so a bad record can delay a waiter but never break it.
+      return undefined;
+    }
+  }
+
+  /** Path of the owner record, for watchers (the lock monitor notices other processes through it). */
+  get ownerRecordPath(): string {
+    return this.ownerPath;
+  }
+
+  private async writeOwner(record: LockOwnerRecord): Promise<void> {
+    const tmp = `${this.ownerPath}.${process.pid}.${record.token.slice(0, 8)}.tmp`;
+    await fs.writeFile(tmp, JSON.stringify(record));
+    await fs.rename(tmp, this.ownerPath);
+  }
+
+  private async removeOwnerIfMine(token: string): Promise<void> {
+    const owner = await this.readOwner();
+    if (owner?.token === token) await fs.rm(this.ownerPath, { force: true });
+  }
+
+  /**
+   * A holder on this host whose pid is gone crashed with the lock held: take the lock over at once
+   * instead of waiting out the stale time. The lock folder is renamed away (atomic; only one waiter
+   * wins) before it is removed, and only while the owner record still names the dead holder.
+   */
+  private async recoverIfHolderDead(holder: LockOwnerRecord): Promise<boolean> {
+    if (holder.host !== HOST || holder.pid === process.pid || isPidAlive(holder.pid)) return false;
+    const again = await this.readOwner();
+    if (again?.token !== holder.token) return false;
+    const grave = `${this.lockDir}.dead-${process.pid}-${randomUUID().slice(0, 8)}`;
+    try {
+      await fs.rename(this.lockDir, grave);
+    } catch {
+      return false; // someone else recovered it first, or it was released meanwhile
+    }
+    await fs.rm(grave, { recursive: true, force: true });
+    const owner = await this.readOwner();
+    if (owner?.token === holder.token) await fs.rm(this.ownerPath, { force: true });
+    this.log.warn(`took over the lock of crashed pid ${holder.pid} ("${holder.label}")`);
+    this._onEvent.fire({ type: 'staleRecovered', at: Date.now(), deadHolder: holder });
+    return true;
+  }
+
+  dispose(): void {
+    this._onEvent.dispose();
+  }
+}

@@ -1,0 +1,184 @@
+import PQueue from 'p-queue';
+import { Emitter } from '../events';
+import type { LockLease, StoreLock } from './storeLock';
+
+export type WritePriority = 'interactive' | 'background';
+
+export interface SubmitOptions {
+  priority: WritePriority;
+  /** What the write is, in the product's words; shown as the lock holder's label. */
+  label: string;
+  /** Rows this intent writes; a group commit stays under `maxGroupRows`. */
+  weight?: number;
+  /** Only intents with the same key share a commit (e.g. upserts vs deletes). */
+  groupKey?: string;
+  /** How long this intent may wait for the lock; defaults by priority. */
+  deadlineMs?: number;
+}
+
+export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/** Runs under the lock: commits the whole group (one LanceDB commit per group) and settles each intent. */
+export type GroupCommitter<I, R> = (intents: readonly I[], lease: LockLease) => Promise<Settled<R>[]>;
+
+export interface WriteQueueOptions {
+  interactiveDeadlineMs?: number;
+  backgroundDeadlineMs?: number;
+  maxGroupRows?: number;
+  /** Pause after each background commit so other processes' writers get the lock (the lock is unfair). */
+  backgroundYieldMs?: number;
+}
+
+export interface QueueDepth {
+  interactive: number;
+  background: number;
+  inFlight: boolean;
+}
+
+interface Pending<I, R> {
+  intent: I;
+  options: Required<Omit<SubmitOptions, 'deadlineMs'>> & { deadlineAt: number };
+  seq: number;
+  resolve: (value: R) => void;
+  reject: (error: unknown) => void;
+}
+
+const PRIORITY_RANK: Record<WritePriority, number> = { interactive: 10, background: 0 };
+
+/**
+ * The store's single in-process write path (DESIGN.md "The write path", step 2). Concurrency 1:
+ * only the head touches the cross-process lock, so a process is one waiter, not hundreds. Pending
+ * interactive intents that arrive while the head waits are committed together in the next lock
+ * cycle (group commit), and interactive work always outranks background batches, so an agent never
+ * waits behind more than the one batch in flight.
+ */
+export class WriteQueue<I, R> {
+  private readonly queue = new PQueue({ concurrency: 1 });
+  private readonly pending: Pending<I, R>[] = [];
+  private seq = 0;
+  private inFlight = false;
+  private backgroundNotBefore = 0;
+  private backgroundTimer: NodeJS.Timeout | undefined;
+  private readonly options: Required<WriteQueueOptions>;
+  private readonly _onDepth = new Emitter<QueueDepth>();
+  readonly onDepth = this._onDepth.event;
+  private readonly _onGroupCommitted = new Emitter<{ label: string; intents: number; rows: number; ms: number; priority: WritePriority }>();
+  readonly onGroupCommitted = this._onGroupCommitted.event;
+
+  constructor(private readonly lock: StoreLock, private readonly commit: GroupCommitter<I, R>, options: WriteQueueOptions = {}) {
+    this.options = {
+      interactiveDeadlineMs: options.interactiveDeadlineMs ?? 5_000,
+      backgroundDeadlineMs: options.backgroundDeadlineMs ?? 60_000,
+      maxGroupRows: options.maxGroupRows ?? 512,
+      backgroundYieldMs: options.backgroundYieldMs ?? 20,
+    };
+  }
+
+  submit(intent: I, options: SubmitOptions): Promise<R> {
+    const deadlineMs = options.deadlineMs ?? (options.priority === 'interactive' ? this.options.interactiveDeadlineMs : this.options.backgroundDeadlineMs);
+    return new Promise<R>((resolve, reject) => {
+      this.pending.push({
+        intent,
+        options: { priority: options.priority, label: options.label, weight: Math.max(1, options.weight ?? 1), groupKey: options.groupKey ?? 'default', deadlineAt: Date.now() + deadlineMs },
+        seq: this.seq++,
+        resolve,
+        reject,
+      });
+      this.fireDepth();
+      void this.queue.add(() => this.drainOnce(), { priority: PRIORITY_RANK[options.priority] });
+    });
+  }
+
+  get depth(): QueueDepth {
+    let interactive = 0;
+    let background = 0;
+    for (const p of this.pending) (p.options.priority === 'interactive' ? interactive++ : background++);
+    return { interactive, background, inFlight: this.inFlight };
+  }
+
+  /** Resolves once everything submitted so far is settled (used on shutdown to flush bookkeeping). */
+  async whenIdle(): Promise<void> {
+    while (this.pending.length > 0 || this.inFlight || this.queue.size > 0 || this.queue.pending > 0) {
+      if (this.pending.length > 0 && this.queue.size === 0 && this.queue.pending === 0) void this.queue.add(() => this.drainOnce());
+      await this.queue.onIdle();
+      if (this.pending.length > 0) await new Promise((r) => setTimeout(r, Math.max(1, this.backgroundNotBefore - Date.now())));
+    }
+  }
+
+  private takeGroup(): Pending<I, R>[] | undefined {
+    if (this.pending.length === 0) return undefined;
+    const ordered = [...this.pending].sort((a, b) => PRIORITY_RANK[b.options.priority] - PRIORITY_RANK[a.options.priority] || a.seq - b.seq);
+    const head = ordered[0]!;
+    if (head.options.priority === 'background' && Date.now() < this.backgroundNotBefore) {
+      this.scheduleBackgroundDrain();
+      return undefined;
+    }
+    const group = [head];
+    let rows = head.options.weight;
+    for (const p of ordered.slice(1)) {
+      if (p.options.priority !== head.options.priority || p.options.groupKey !== head.options.groupKey) continue;
+      if (rows + p.options.weight > this.options.maxGroupRows) break;
+      group.push(p);
+      rows += p.options.weight;
+    }
+    for (const p of group) this.pending.splice(this.pending.indexOf(p), 1);
+    return group;
+  }
+
+  private scheduleBackgroundDrain(): void {
+    if (this.backgroundTimer) return;
+    this.backgroundTimer = setTimeout(() => {
+      this.backgroundTimer = undefined;
+      void this.queue.add(() => this.drainOnce(), { priority: PRIORITY_RANK.background });
+    }, Math.max(1, this.backgroundNotBefore - Date.now()));
+  }
+
+  private async drainOnce(): Promise<void> {
+    const group = this.takeGroup();
+    if (!group) return;
+    const head = group[0]!;
+    const label = group.length > 1 ? `${head.options.label} (+${group.length - 1} more)` : head.options.label;
+    const deadlineMs = Math.max(0, Math.min(...group.map((p) => p.options.deadlineAt)) - Date.now());
+    this.inFlight = true;
+    this.fireDepth();
+    try {
+      let lease: LockLease;
+      try {
+        lease = await this.lock.acquire(label, deadlineMs);
+      } catch (err) {
+        for (const p of group) p.reject(err);
+        return;
+      }
+      const started = Date.now();
+      let results: Settled<R>[];
+      try {
+        results = await this.commit(group.map((p) => p.intent), lease);
+      } catch (err) {
+        results = group.map(() => ({ ok: false, error: err }));
+      } finally {
+        await lease.release();
+      }
+      group.forEach((p, i) => {
+        const r = results[i] ?? { ok: false, error: new Error('commit returned no result for this intent') };
+        if (r.ok) p.resolve(r.value);
+        else p.reject(r.error);
+      });
+      const rows = group.reduce((n, p) => n + p.options.weight, 0);
+      this._onGroupCommitted.fire({ label, intents: group.length, rows, ms: Date.now() - started, priority: head.options.priority });
+      if (head.options.priority === 'background') this.backgroundNotBefore = Date.now() + this.options.backgroundYieldMs;
+    } finally {
+      this.inFlight = false;
+      this.fireDepth();
+    }
+  }
+
+  private fireDepth(): void {
+    if (this._onDepth.hasListeners) this._onDepth.fire(this.depth);
+  }
+
+  dispose(): void {
+    if (this.backgroundTimer) clearTimeout(this.backgroundTimer);
+    this._onDepth.dispose();
+    this._onGroupCommitted.dispose();
+  }
+}

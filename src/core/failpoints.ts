@@ -1,0 +1,55 @@
+/**
+ * Named seams where a test can make a process pause, throw or die at an exact point, so
+ * cross-process races are reproduced deterministically instead of with sleeps (LESSONS.md §3).
+ *
+ * Armed only through the environment variable MEMORY_LANE_FAILPOINTS, e.g.
+ *   MEMORY_LANE_FAILPOINTS="lock.afterAcquire=pause:500;store.afterCommit=kill"
+ * Actions: pause:<ms> (async wait), block:<ms> (blocks the event loop, as a sleeping laptop does),
+ * hang (never continues), throw[:message], kill (SIGKILL self), once:<action> (first hit only).
+ * Unarmed, `failpoint()` is a constant-time no-op; nothing in settings can reach it.
+ */
+type Action = { kind: 'pause' | 'block'; ms: number } | { kind: 'hang' | 'kill' } | { kind: 'throw'; message: string };
+
+const armed = parse(process.env.MEMORY_LANE_FAILPOINTS ?? '');
+const onceFired = new Set<string>();
+
+function parse(spec: string): Map<string, { action: Action; once: boolean }> {
+  const map = new Map<string, { action: Action; once: boolean }>();
+  for (const part of spec.split(';').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim();
+    let rest = part.slice(eq + 1).trim();
+    const once = rest.startsWith('once:');
+    if (once) rest = rest.slice(5);
+    const [kind, arg] = [rest.split(':')[0], rest.split(':').slice(1).join(':')];
+    let action: Action | undefined;
+    if (kind === 'pause' || kind === 'block') action = { kind, ms: Number(arg) || 0 };
+    else if (kind === 'hang' || kind === 'kill') action = { kind };
+    else if (kind === 'throw') action = { kind, message: arg || `failpoint ${name}` };
+    if (action) map.set(name, { action, once });
+  }
+  return map;
+}
+
+export const failpointsArmed = armed.size > 0;
+
+export async function failpoint(name: string): Promise<void> {
+  if (!failpointsArmed) return;
+  const entry = armed.get(name);
+  if (!entry) return;
+  if (entry.once) {
+    if (onceFired.has(name)) return;
+    onceFired.add(name);
+  }
+  const a = entry.action;
+  // Tests wait for this line on stderr to know the process has reached the seam.
+  process.stderr.write(`[failpoint] ${name} ${a.kind}\n`);
+  switch (a.kind) {
+    case 'pause': await new Promise((r) => setTimeout(r, a.ms)); return;
+    case 'block': { const end = Date.now() + a.ms; while (Date.now() < end) { /* block the event loop on purpose */ } return; }
+    case 'hang': await new Promise(() => {}); return;
+    case 'kill': process.kill(process.pid, 'SIGKILL'); await new Promise(() => {}); return;
+    case 'throw': throw new Error(a.message);
+  }
+}

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+
+export const DLQ_FILE = 'dead-letters.jsonl';
+
+export interface DeadLetter {
+  dlqId: string;
+  at: number;
+  pid: number;
+  label: string;
+  /** The write intent exactly as submitted, so a replay is the same write. */
+  intent: unknown;
+  error: { code: string; message: string };
+}
+
+interface Resolution {
+  resolved: string;
+  at: number;
+  how: 'replayed' | 'discarded';
+}
+
+export interface DeadLetterListing {
+  open: DeadLetter[];
+  resolved: number;
+  /** Lines that could not be parsed (a torn tail after a crash); reported, never fatal. */
+  tornLines: number[];
+}
+
+/**
+ * Durable record of writes that could not be committed (LESSONS.md §4). Append-only across
+ * processes: each record is one line written with O_APPEND and fsync'd before the caller is told;
+ * a replay appends a resolution line instead of rewriting the file, so concurrent appends by other
+ * processes can never be lost by a rewrite.
+ */
+export class DeadLetterQueue {
+  readonly path: string;
+
+  constructor(dir: string) {
+    this.path = join(dir, DLQ_FILE);
+  }
+
+  async append(entry: Omit<DeadLetter, 'dlqId' | 'at' | 'pid'>): Promise<DeadLetter> {
+    const record: DeadLetter = { dlqId: randomUUID(), at: Date.now(), pid: process.pid, ...entry };
+    await this.appendLine(record);
+    return record;
+  }
+
+  async resolve(dlqId: string, how: Resolution['how']): Promise<void> {
+    await this.appendLine({ resolved: dlqId, at: Date.now(), how } satisfies Resolution);
+  }
+
+  async list(): Promise<DeadLetterListing> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { open: [], resolved: 0, tornLines: [] };
+      throw err;
+    }
+    const letters = new Map<string, DeadLetter>();
+    const resolved = new Set<string>();
+    const tornLines: number[] = [];
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      try {
+        const obj = JSON.parse(line) as Partial<DeadLetter & Resolution>;
+        if (typeof obj.resolved === 'string') resolved.add(obj.resolved);
+        else if (typeof obj.dlqId === 'string') letters.set(obj.dlqId, obj as DeadLetter);
+        else tornLines.push(i + 1);
+      } catch {
+        tornLines.push(i + 1);
+      }
+    });
+    return { open: [...letters.values()].filter((l) => !resolved.has(l.dlqId)), resolved: resolved.size, tornLines };
+  }
+
+  private async appendLine(obj: unknown): Promise<void> {
+    // A torn line left by a crash must not glue onto the next record: start on a fresh line.
+    const handle = await fs.open(this.path, 'a+');
+    try {
+      const { size } = await handle.stat();
+      let prefix = '';
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) prefix = '\n';
+      }
+      await handle.appendFile(prefix + JSON.stringify(obj) + '\n');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}

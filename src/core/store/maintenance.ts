@@ -1,0 +1,73 @@
+import { Index, type Table } from '@lancedb/lancedb';
+import { errorMessage } from '../errors';
+import { failpoint } from '../failpoints';
+import type { Logger } from '../log';
+import { isRetryableCommitError } from './commitErrors';
+
+export interface MaintenanceOptions {
+  /**
+   * Versions younger than this are kept. Pruning recent versions makes readers and writers in
+   * other processes fail ("manifest was not found"), FACTS.md; 10 minutes measured safe.
+   */
+  cleanupMarginMs?: number;
+}
+
+export interface MaintenanceReport {
+  reason?: string;
+  ms: number;
+  indexesCreated: string[];
+  fragmentsRemoved: number;
+  fragmentsAdded: number;
+  versionsPruned: number;
+  bytesRemoved: number;
+  attempts: number;
+}
+
+/**
+ * Runs only under the store lock (called by the store's committer): `optimize()` is a commit like
+ * any other and races writers in other processes otherwise (LESSONS.md §3). Never `deleteUnverified`:
+ * it corrupted tables in FACTS.md. Identity lookups must be index-backed (LESSONS.md §2): the BTREE on
+ * `id` and the FTS index on `text` are created here once the table has rows.
+ */
+export async function runMaintenance(table: Table, options: MaintenanceOptions, log: Logger): Promise<MaintenanceReport> {
+  const started = Date.now();
+  const indexesCreated = await ensureIndexes(table, log);
+  await failpoint('maintenance.beforeOptimize');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const stats = await table.optimize({ cleanupOlderThan: new Date(Date.now() - (options.cleanupMarginMs ?? 10 * 60_000)) });
+      await failpoint('maintenance.afterOptimize');
+      const report: MaintenanceReport = {
+        ms: Date.now() - started,
+        indexesCreated,
+        fragmentsRemoved: stats.compaction.fragmentsRemoved,
+        fragmentsAdded: stats.compaction.fragmentsAdded,
+        versionsPruned: stats.prune.oldVersionsRemoved,
+        bytesRemoved: stats.prune.bytesRemoved,
+        attempts: attempt,
+      };
+      log.info(`maintenance: ${report.fragmentsRemoved}→${report.fragmentsAdded} fragments, ${report.versionsPruned} versions pruned in ${report.ms} ms`);
+      return report;
+    } catch (err) {
+      if (!isRetryableCommitError(err) || attempt >= 5) throw err;
+      log.debug(`maintenance commit conflict (attempt ${attempt}): ${errorMessage(err)}`);
+      await new Promise((r) => setTimeout(r, 20 * attempt));
+    }
+  }
+}
+
+export async function ensureIndexes(table: Table, log: Logger): Promise<string[]> {
+  if ((await table.countRows()) === 0) return [];
+  const present = new Set((await table.listIndices()).flatMap((i) => i.columns));
+  const created: string[] = [];
+  if (!present.has('id')) {
+    await table.createIndex('id', { config: Index.btree() });
+    created.push('id (btree)');
+  }
+  if (!present.has('text')) {
+    await table.createIndex('text', { config: Index.fts() });
+    created.push('text (fts)');
+  }
+  if (created.length) log.info(`created indexes: ${created.join(', ')}`);
+  return created;
+}

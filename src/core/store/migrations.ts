@@ -1,0 +1,39 @@
+import type { Table } from '@lancedb/lancedb';
+import type { Logger } from '../log';
+
+/**
+ * Forward migrations of the `memories` table. Version 0 is any table without our meta file: earlier
+ * Memory Lane layouts and memory-lancedb-pro tables (id, text, vector, category, scope, importance,
+ * timestamp, metadata). Migrations only add columns with values derived from existing ones: no row
+ * is rewritten or dropped, so a migration can never lose data. They run under the store lock.
+ */
+const V1_COLUMNS: Array<{ name: string; valueSql: (present: Set<string>) => string }> = [
+  { name: 'category', valueSql: () => "'cases'" },
+  { name: 'scope', valueSql: () => "'global'" },
+  { name: 'importance', valueSql: () => 'CAST(0.5 AS DOUBLE)' },
+  { name: 'created_at', valueSql: (p) => (p.has('timestamp') ? 'CAST(timestamp AS BIGINT)' : `CAST(${Date.now()} AS BIGINT)`) },
+  { name: 'updated_at', valueSql: (p) => (p.has('timestamp') ? 'CAST(timestamp AS BIGINT)' : `CAST(${Date.now()} AS BIGINT)`) },
+  { name: 'rev', valueSql: () => 'CAST(1 AS BIGINT)' },
+  { name: 'metadata', valueSql: () => "'{}'" },
+];
+
+export async function vectorDimensionOf(table: Table): Promise<number | undefined> {
+  const schema = await table.schema();
+  const field = schema.fields.find((f) => f.name === 'vector');
+  const listSize = (field?.type as { listSize?: number } | undefined)?.listSize;
+  return typeof listSize === 'number' ? listSize : undefined;
+}
+
+export async function migrateToV1(table: Table, log: Logger): Promise<string[]> {
+  const schema = await table.schema();
+  const present = new Set(schema.fields.map((f) => f.name));
+  for (const required of ['id', 'text', 'vector']) {
+    if (!present.has(required)) throw new Error(`cannot migrate: the table has no "${required}" column`);
+  }
+  const missing = V1_COLUMNS.filter((c) => !present.has(c.name));
+  if (missing.length > 0) {
+    await table.addColumns(missing.map((c) => ({ name: c.name, valueSql: c.valueSql(present) })));
+    log.info(`migrated table to schema v1: added ${missing.map((c) => c.name).join(', ')}`);
+  }
+  return missing.map((c) => c.name);
+}
