@@ -48,7 +48,8 @@ export async function failpoint(name: string): Promise<void> {
   switch (a.kind) {
     case 'pause': await new Promise((r) => setTimeout(r, a.ms)); return;
     case 'block': { const end = Date.now() + a.ms; while (Date.now() < end) { /* block the event loop on purpose */ } return; }
-    case 'hang': await new Promise(() => {}); return;
+    // A ref'd timer keeps the process alive: a hung holder must keep holding, not exit and release.
+    case 'hang': await new Promise(() => setInterval(() => {}, 1 << 30)); return;
     case 'kill': process.kill(process.pid, 'SIGKILL'); await new Promise(() => {}); return;
     case 'throw': throw new Error(a.message);
   }

@@ -645,7 +645,9 @@ export function planUpserts(
       const row = working.get(patch.id);
       if (!row) return pending.push([i, 'patches', j, patch.id, 'missing']);
       if (!expectationHolds(row, patch)) return pending.push([i, 'patches', j, patch.id, 'stale']);
-      working.set(patch.id, applyPatch(row, patch, now));
+      // The row's revision advances with its first change in this group, so a second patch that
+      // expected the revision both callers read is stale, exactly as if it had come one commit later.
+      working.set(patch.id, { ...applyPatch(row, patch, now), rev: (current.get(patch.id)?.rev ?? 0) + 1 });
       dirty.add(patch.id);
       pending.push([i, 'patches', j, patch.id, 'applied']);
     });
