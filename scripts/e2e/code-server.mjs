@@ -1,0 +1,93 @@
+// Starts and stops a local code-server (a real VS Code server with a web workbench) on 127.0.0.1,
+// and builds the workbench URL that opens it as an Extension Development Host.
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/** A free loopback port. code-server cannot report a port it chose itself, so ask the kernel first. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    }).on('error', reject);
+  });
+}
+
+const healthy = (port) => new Promise((resolve) => {
+  get({ host: '127.0.0.1', port, path: '/healthz', timeout: 1000 }, (res) => { res.resume(); resolve(res.statusCode === 200); })
+    .on('error', () => resolve(false))
+    .on('timeout', function () { this.destroy(); resolve(false); });
+});
+
+/**
+ * Starts code-server with its own user-data, extensions and XDG folders under `stateDir`.
+ * `--vscode-option=enable-smoke-test-driver` matters: VS Code >= ~1.10x ignores the ?payload= that
+ * makes the window an Extension Development Host unless the smoke-test driver is on (FACTS.md).
+ * @param {{ node: string, entry: string }} install  from ensureVSCodeServer()
+ * @param {{ stateDir: string, folder: string, env?: Record<string,string>, port?: number, logFile?: string }} opts
+ */
+export async function startCodeServer(install, { stateDir, folder, env = {}, port, logFile }) {
+  const userData = join(stateDir, 'user-data');
+  const extensions = join(stateDir, 'extensions');
+  const xdg = join(stateDir, 'xdg');
+  for (const d of [join(userData, 'User'), extensions, xdg, folder]) mkdirSync(d, { recursive: true });
+  // A quiet workbench: no welcome page, tips, update checks or telemetry.
+  writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'chat.disableAIFeatures': true,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    'git.openRepositoryInParentFolders': 'never',
+  }, null, 2));
+
+  port ??= await freePort();
+  logFile ??= join(stateDir, 'code-server.log');
+  const out = openSync(logFile, 'w');
+  const childEnv = { ...process.env, XDG_CONFIG_HOME: xdg, XDG_DATA_HOME: xdg, XDG_CACHE_HOME: xdg, ...env };
+  for (const secret of ['PASSWORD', 'HASHED_PASSWORD']) delete childEnv[secret];
+  const child = spawn(install.node, [install.entry,
+    '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
+    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+    '--disable-getting-started-override', '--ignore-last-opened',
+    '--user-data-dir', userData, '--extensions-dir', extensions,
+    '--vscode-option=enable-smoke-test-driver',
+    folder,
+  ], { env: childEnv, detached: true, stdio: ['ignore', out, out] });
+
+  const stop = () => new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { resolve(); }
+    setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000).unref();
+  });
+
+  const deadline = Date.now() + 60_000;
+  while (!(await healthy(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-30).join('\n');
+      throw new Error(`code-server did not start on 127.0.0.1:${port} (log: ${logFile})\n${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const authority = `127.0.0.1:${port}`;
+  return { port, authority, origin: `http://${authority}`, folder, logFile, process: child, stop };
+}
+
+/**
+ * The workbench URL that opens `folder` as an Extension Development Host for `extensionDevelopmentPath`,
+ * and, with `extensionTestsPath`, runs that module's run() in the extension host.
+ */
+export function workbenchUrl(server, { extensionDevelopmentPath, extensionTestsPath }) {
+  const remote = (p) => `vscode-remote://${server.authority}${encodeURI(p)}`;
+  const payload = [['extensionDevelopmentPath', remote(extensionDevelopmentPath)]];
+  if (extensionTestsPath) payload.push(['extensionTestsPath', remote(extensionTestsPath)]);
+  return `${server.origin}/?folder=${encodeURIComponent(server.folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+}
