@@ -20,10 +20,17 @@ export function workerPath(name: string): string {
   return join(__dirname, '..', 'integration', 'workers', `${name}.js`);
 }
 
-export function startWorker(name: string, args: Record<string, unknown>, env: Record<string, string> = {}): WorkerRun {
+export interface WorkerSpawnOptions {
+  /** Run as another user (tests of permissions when the suite runs as root). */
+  uid?: number;
+  gid?: number;
+}
+
+export function startWorker(name: string, args: Record<string, unknown>, env: Record<string, string> = {}, spawnOptions: WorkerSpawnOptions = {}): WorkerRun {
   const child = spawn(process.execPath, [workerPath(name), JSON.stringify(args)], {
     env: { ...process.env, LANCEDB_LOG: 'error', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...spawnOptions,
   });
   const messages: unknown[] = [];
   let err = '';
@@ -65,8 +72,8 @@ export function startWorker(name: string, args: Record<string, unknown>, env: Re
 }
 
 /** Runs a worker to completion and returns its messages; rejects on a non-zero exit. */
-export async function runWorker(name: string, args: Record<string, unknown>, env: Record<string, string> = {}): Promise<any[]> {
-  const run = startWorker(name, args, env);
+export async function runWorker(name: string, args: Record<string, unknown>, env: Record<string, string> = {}, spawnOptions: WorkerSpawnOptions = {}): Promise<any[]> {
+  const run = startWorker(name, args, env, spawnOptions);
   const { code, signal } = await run.exited;
   if (code !== 0) throw new Error(`worker ${name} exited with ${code ?? signal}; stderr:\n${run.stderr().slice(-3000)}`);
   return run.messages;

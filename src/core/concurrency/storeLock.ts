@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import * as lockfile from 'proper-lockfile';
 import { Emitter } from '../events';
-import { LockTimeoutError, type LockHolderInfo } from '../errors';
+import { LockTimeoutError, StoreUnavailableError, type LockHolderInfo } from '../errors';
 import { failpoint } from '../failpoints';
 import { nullLogger, type Logger } from '../log';
 import type { LockEvent } from './lockEvents';
@@ -129,7 +129,11 @@ export class StoreLock {
           },
         };
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
+          throw new StoreUnavailableError(`The store folder ${this.dir} is not writable (${code}); memories can be read but not written`, { cause: err });
+        }
+        if (code !== 'ELOCKED') throw err;
       }
       if (attempt % 8 === 0) {
         holder = await this.readOwner();

@@ -146,7 +146,7 @@ export class MemoryStore implements Disposable {
         throw new StoreUnavailableError(`No Memory Lane store at ${root}`);
       }
       // Creating or migrating is a commit like any other: only under the lock, re-checked inside.
-      const lease = await acquireForWrite(lock, 'open store', 30_000);
+      const lease = await lock.acquire('open store', 30_000);
       try {
         ({ table, meta } = await createOrMigrate(db, root, options, componentLogger(logger, 'store')));
       } finally {
@@ -680,18 +680,6 @@ async function prepareFolder(root: string, create: boolean): Promise<void> {
     await fs.access(root, fs.constants?.R_OK ?? 4);
   } catch (err) {
     throw new StoreUnavailableError(`The store folder ${root} is not readable: ${errorMessage(err)}`, { cause: err });
-  }
-}
-
-async function acquireForWrite(lock: StoreLock, operation: string, deadlineMs: number): Promise<LockLease> {
-  try {
-    return await lock.acquire(operation, deadlineMs);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
-      throw new StoreUnavailableError(`The store folder ${lock.dir} is not writable (${code}); memories can be read but not written`, { cause: err });
-    }
-    throw err;
   }
 }
 

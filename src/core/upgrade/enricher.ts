@@ -1,0 +1,53 @@
+import { MemoryLaneError } from '../errors';
+import type { Category } from '../store/schema';
+
+/** What an enricher sees of a memory: its text and what the row already says about it. */
+export interface EnrichmentInput {
+  id: string;
+  text: string;
+  /** The row's current category (may be a legacy value such as `fact`). */
+  category: string;
+  importance?: number;
+}
+
+/** The smart fields of one memory, as an enricher produced them. */
+export interface Enrichment {
+  /** L0: one sentence. */
+  l0_abstract: string;
+  /** L1: 1–5 bullet lines ("- …" joined by newlines). */
+  l1_overview: string;
+  /** L2: the cleaned full content. */
+  l2_content: string;
+  category: Category;
+  confidence: number;
+  /** How it was made; recorded in `metadata.enrichment` so `force` can redo `local` ones with an LLM. */
+  provider: string;
+  model?: string;
+  /** Set when the configured provider failed for this entry and `local` stood in. */
+  fallbackReason?: string;
+}
+
+/**
+ * An enrichment provider: `local` (heuristic, no network), `openai-compatible` (chat endpoint), and
+ * the extension's VS Code language-model provider. Enrichers run in Phase 1, never under a lock.
+ */
+export interface Enricher {
+  /** Recorded as `metadata.enrichment.provider`. */
+  readonly provider: string;
+  readonly model?: string;
+  /** How many entries may be in flight at once (p-queue concurrency). */
+  readonly concurrency: number;
+  enrich(input: EnrichmentInput, signal: AbortSignal): Promise<Enrichment>;
+}
+
+/** One entry could not be enriched; `reason` is what a person reads in the result and the DLQ. */
+export class EnrichmentError extends MemoryLaneError {
+  constructor(readonly reason: string, readonly retryable: boolean, options?: { cause?: unknown }) {
+    super('E_ENRICHMENT', reason, options);
+  }
+}
+
+/** A stable key of "who enriches": checkpoints are reused only by the same provider and model. */
+export function enricherKey(e: Pick<Enricher, 'provider' | 'model'>): string {
+  return e.model ? `${e.provider}/${e.model}` : e.provider;
+}
