@@ -135,3 +135,29 @@ test('a store path that is a file is refused clearly', async (t) => {
   require('node:fs').writeFileSync(file, 'x');
   await assert.rejects(MemoryStore.open(file, { dim: 8 }), (e: Error) => e instanceof StoreUnavailableError && /is a file/.test(e.message));
 });
+
+test('telemetry: each commit fires acquired/released lock events, a commit event and queue depth changes', async (t) => {
+  const { store } = await openTempStore(t, { maintenance: { auto: false } });
+  const lockEvents: string[] = [];
+  const commits: number[] = [];
+  const depths: number[] = [];
+  store.onLockEvent((e) => lockEvents.push(e.type));
+  store.onCommit((e) => commits.push(e.rows));
+  store.onQueueDepth((d) => depths.push(d.interactive));
+  await store.insert([{ id: 'e1', text: 'one', vector: vec(1) }, { id: 'e2', text: 'two', vector: vec(2) }]);
+  assert.deepEqual(lockEvents, ['acquired', 'released']);
+  assert.deepEqual(commits, [2]);
+  assert.ok(depths.includes(1) && depths.at(-1) === 0, `depths ${depths}`);
+});
+
+test('automatic maintenance runs after the configured number of commits, behind the writes', async (t) => {
+  const { store } = await openTempStore(t, { maintenance: { everyCommits: 10 } });
+  const reports: unknown[] = [];
+  store.onMaintenance((r) => reports.push(r));
+  for (let i = 0; i < 25; i++) await store.insert([{ id: `auto${i}`, text: `auto ${i}`, vector: vec(i) }]);
+  await store.whenIdle();
+  await new Promise((r) => setTimeout(r, 200));
+  await store.whenIdle();
+  assert.ok(reports.length >= 2, `maintenance ran ${reports.length} times`);
+  assert.equal(await store.count(), 25);
+});

@@ -42,8 +42,18 @@ export interface Enricher {
 
 /** One entry could not be enriched; `reason` is what a person reads in the result and the DLQ. */
 export class EnrichmentError extends MemoryLaneError {
-  constructor(readonly reason: string, readonly retryable: boolean, options?: { cause?: unknown }) {
-    super('E_ENRICHMENT', reason, options);
+  /** Worth another attempt (timeout, network, 408/429/5xx). */
+  readonly retryable: boolean;
+  /** The endpoint could not be used (as opposed to a model's bad answer); counts towards skipping it. */
+  readonly transport: boolean;
+  /** From a Retry-After header. */
+  readonly retryAfterMs?: number;
+
+  constructor(readonly reason: string, options: { retryable?: boolean; transport?: boolean; retryAfterMs?: number; cause?: unknown } = {}) {
+    super('E_ENRICHMENT', reason, { cause: options.cause });
+    this.retryable = options.retryable ?? false;
+    this.transport = options.transport ?? false;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 

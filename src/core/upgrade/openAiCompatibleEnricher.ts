@@ -50,8 +50,8 @@ export class OpenAiCompatibleEnricher implements Enricher {
   requests = 0;
 
   constructor(options: OpenAiCompatibleEnricherOptions) {
-    if (!/^https?:\/\//i.test(options.baseUrl)) throw new EnrichmentError(`enrichment endpoint ${JSON.stringify(options.baseUrl)} is not an http(s) URL`, false);
-    if (!options.model?.trim()) throw new EnrichmentError('an enrichment model name is required for the openai-compatible provider', false);
+    if (!/^https?:\/\//i.test(options.baseUrl)) throw new EnrichmentError(`enrichment endpoint ${JSON.stringify(options.baseUrl)} is not an http(s) URL`);
+    if (!options.model?.trim()) throw new EnrichmentError('an enrichment model name is required for the openai-compatible provider');
     this.model = options.model;
     this.url = options.baseUrl.replace(/\/+$/, '') + '/chat/completions';
     this.o = {
@@ -75,14 +75,14 @@ export class OpenAiCompatibleEnricher implements Enricher {
 
   async enrich(input: EnrichmentInput, signal: AbortSignal): Promise<Enrichment> {
     if (this.consecutiveFailures >= this.o.breakAfterFailures && Date.now() < this.openUntil) {
-      throw new EnrichmentError(`endpoint skipped after ${this.consecutiveFailures} failures in a row (last: ${this.lastFailure})`, false);
+      throw new EnrichmentError(`endpoint skipped after ${this.consecutiveFailures} failures in a row (last: ${this.lastFailure})`);
     }
     let content: string;
     try {
       content = await this.requestWithRetries(input, signal);
     } catch (err) {
       if (signal.aborted) throw err;
-      if (err instanceof EnrichmentError && err.code === 'E_ENRICHMENT' && (err as EnrichmentError & { transport?: boolean }).transport) {
+      if (err instanceof EnrichmentError && err.transport) {
         this.consecutiveFailures++;
         this.lastFailure = err.reason;
         if (this.consecutiveFailures >= this.o.breakAfterFailures) this.openUntil = Date.now() + this.o.cooldownMs;
@@ -91,7 +91,7 @@ export class OpenAiCompatibleEnricher implements Enricher {
     }
     this.consecutiveFailures = 0;
     const parsed = parseEnrichmentReply(content, this.o.limits);
-    if (!parsed.ok) throw new EnrichmentError(parsed.reason, false);
+    if (!parsed.ok) throw new EnrichmentError(parsed.reason);
     return { ...parsed.value, confidence: parsed.value.confidence ?? 0.7, provider: this.provider, model: this.model };
   }
 
@@ -101,13 +101,12 @@ export class OpenAiCompatibleEnricher implements Enricher {
         return await this.requestOnce(input, signal);
       } catch (err) {
         if (signal.aborted) throw err;
-        const e = err as EnrichmentError & { retryAfterMs?: number };
-        if (!(err instanceof EnrichmentError) || !e.retryable || attempt >= this.o.retries) {
-          if (err instanceof EnrichmentError && attempt > 0) throw withTransport(new EnrichmentError(`${e.reason} (after ${attempt + 1} attempts)`, false, { cause: err }), e);
+        if (!(err instanceof EnrichmentError) || !err.retryable || attempt >= this.o.retries) {
+          if (err instanceof EnrichmentError && attempt > 0) throw new EnrichmentError(`${err.reason} (after ${attempt + 1} attempts)`, { transport: err.transport, cause: err });
           throw err;
         }
         const backoff = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** attempt) * (0.5 + Math.random() * 0.5);
-        await sleep(Math.min(this.o.maxBackoffMs, Math.max(backoff, e.retryAfterMs ?? 0)), signal);
+        await sleep(Math.min(this.o.maxBackoffMs, Math.max(backoff, err.retryAfterMs ?? 0)), signal);
       }
     }
   }
@@ -136,8 +135,8 @@ export class OpenAiCompatibleEnricher implements Enricher {
       });
     } catch (err) {
       if (signal.aborted) throw err;
-      if (timeout.aborted) throw transportError(`timed out after ${this.o.timeoutMs} ms`, true);
-      throw transportError(`cannot reach the endpoint (${networkReason(err)})`, true);
+      if (timeout.aborted) throw new EnrichmentError(`timed out after ${this.o.timeoutMs} ms`, { retryable: true, transport: true });
+      throw new EnrichmentError(`cannot reach the endpoint (${networkReason(err)})`, { retryable: true, transport: true });
     }
     let text: string;
     try {
@@ -145,46 +144,38 @@ export class OpenAiCompatibleEnricher implements Enricher {
     } catch (err) {
       if (signal.aborted) throw err;
       if (err instanceof EnrichmentError) throw err;
-      if (timeout.aborted) throw transportError(`timed out after ${this.o.timeoutMs} ms while reading the reply`, true);
-      throw transportError(`reply interrupted (${networkReason(err)})`, true);
+      if (timeout.aborted) throw new EnrichmentError(`timed out after ${this.o.timeoutMs} ms while reading the reply`, { retryable: true, transport: true });
+      throw new EnrichmentError(`reply interrupted (${networkReason(err)})`, { retryable: true, transport: true });
     }
     if (!res.ok) {
       const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
       const detail = errorDetail(text);
-      const err = transportError(`HTTP ${res.status}${res.status === 401 || res.status === 403 ? ' (check the API key)' : ''}${detail ? `: ${detail}` : ''}`, retryable);
       const retryAfter = Number(res.headers.get('retry-after'));
-      if (Number.isFinite(retryAfter) && retryAfter > 0) (err as EnrichmentError & { retryAfterMs?: number }).retryAfterMs = retryAfter * 1000;
-      throw err;
+      throw new EnrichmentError(`HTTP ${res.status}${res.status === 401 || res.status === 403 ? ' (check the API key)' : ''}${detail ? `: ${detail}` : ''}`, {
+        retryable,
+        transport: true,
+        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
+      });
     }
     let reply: { choices?: Array<{ message?: { content?: unknown; refusal?: unknown }; finish_reason?: string }> };
     try {
       reply = JSON.parse(text) as typeof reply;
     } catch {
-      throw new EnrichmentError(`endpoint returned invalid JSON: ${JSON.stringify(text.slice(0, 60))}`, false);
+      throw new EnrichmentError(`endpoint returned invalid JSON: ${JSON.stringify(text.slice(0, 60))}`);
     }
     const choice = reply?.choices?.[0];
-    if (typeof choice?.message?.refusal === 'string' && choice.message.refusal) throw new EnrichmentError(`model refused: ${choice.message.refusal.slice(0, 120)}`, false);
-    if (choice?.finish_reason === 'length') throw new EnrichmentError('reply was cut off at the token limit (finish_reason "length")', false);
-    if (typeof choice?.message?.content !== 'string') throw new EnrichmentError('reply has no choices[0].message.content', false);
+    if (typeof choice?.message?.refusal === 'string' && choice.message.refusal) throw new EnrichmentError(`model refused: ${choice.message.refusal.slice(0, 120)}`);
+    if (choice?.finish_reason === 'length') throw new EnrichmentError('reply was cut off at the token limit (finish_reason "length")');
+    if (typeof choice?.message?.content !== 'string') throw new EnrichmentError('reply has no choices[0].message.content');
     return choice.message.content;
   }
-}
-
-/** Transport failures (as opposed to a model's bad answer) count towards opening the breaker. */
-function transportError(reason: string, retryable: boolean): EnrichmentError {
-  return withTransport(new EnrichmentError(reason, retryable), { transport: true });
-}
-
-function withTransport<T extends EnrichmentError>(err: T, from: { transport?: boolean }): T {
-  if (from.transport) (err as T & { transport?: boolean }).transport = true;
-  return err;
 }
 
 async function readCapped(res: Response, maxBytes: number): Promise<string> {
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await res.body?.cancel().catch(() => {});
-    throw new EnrichmentError(`reply too large (${declared} bytes; the limit is ${maxBytes})`, false);
+    throw new EnrichmentError(`reply too large (${declared} bytes; the limit is ${maxBytes})`);
   }
   if (!res.body) return '';
   const reader = res.body.getReader();
@@ -196,7 +187,7 @@ async function readCapped(res: Response, maxBytes: number): Promise<string> {
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => {});
-      throw new EnrichmentError(`reply too large (more than ${maxBytes} bytes)`, false);
+      throw new EnrichmentError(`reply too large (more than ${maxBytes} bytes)`);
     }
     chunks.push(value);
   }
