@@ -1,3 +1,7 @@
-// Placeholder until the CLI lands (issue 6).
-process.stderr.write('memory-lane: the CLI is not built yet\n');
-process.exit(1);
+import { runCli } from './program';
+
+process.env.LANCEDB_LOG ??= 'error';
+runCli(process.argv).then(
+  (code) => { process.exitCode = code; },
+  (err) => { process.stderr.write(`memory-lane: ${(err as Error).message}\n`); process.exitCode = 1; },
+);

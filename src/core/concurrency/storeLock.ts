@@ -166,7 +166,8 @@ export class StoreLock {
     }
     const owner = await this.readOwner();
     if (!held) return { held: false };
-    const stale = owner ? owner.host === HOST && !isPidAlive(owner.pid) : undefined;
+    // Only a holder on this host can be proven dead; for another host, staleness is unknown.
+    const stale = owner && owner.host === HOST ? !isPidAlive(owner.pid) : undefined;
     return { held: true, holder: owner, ...(stale !== undefined ? { stale } : {}) };
   }
 

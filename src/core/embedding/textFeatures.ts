@@ -52,6 +52,9 @@ export interface AnalyzedText {
   extras: Token[];
 }
 
+/** Stop words that still form compounds with the word before them ("log in" → login, "set up" → setup). */
+const PARTICLES: ReadonlySet<string> = new Set(['in', 'out', 'up', 'on', 'off', 'down', 'over']);
+
 const WORD_RE = /[\p{L}\p{N}]+(?:['’][\p{L}]+)?/gu;
 const HYPHEN_COMPOUND_RE = /\p{L}+(?:-\p{L}+){1,2}/gu;
 
@@ -93,9 +96,15 @@ export function analyze(text: string): AnalyzedText {
   }
   const folded = foldText(text);
   for (const m of folded.matchAll(HYPHEN_COMPOUND_RE)) extras.push(makeToken(m[0].replaceAll('-', '')));
-  for (const t of tokens) {
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
     const expansion = ABBREVIATIONS[t.word];
     if (expansion) for (const w of expansion.split(' ')) extras.push(makeToken(w));
+    // Open compounds meet closed ones: "hot fix" → hotfix, "web sockets" → websocket, "rolled back" → rollback.
+    const next = tokens[i + 1];
+    if (next && !t.stop && (!next.stop || PARTICLES.has(next.word)) && /^\p{L}+$/u.test(t.word + next.word)) {
+      extras.push(makeToken(t.stem + next.word));
+    }
   }
   return { tokens, extras };
 }

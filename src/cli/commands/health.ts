@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { describeHolder } from '../../core/errors';
+import type { CliContext } from '../context';
+import { formatBytes, table, truncate } from '../output';
+
+type Run = (fn: (ctx: CliContext) => Promise<void>) => () => Promise<void>;
+
+/** Commands that look after the store itself: stats, verify, lock-status, dead letters, maintenance. */
+export function registerHealthCommands(program: Command, run: Run): void {
+  program.command('stats')
+    .description('counts per scope/category/tier, legacy rows, disk size, versions, fragments, indexes, dead letters, lock')
+    .action(run(async (ctx) => {
+      const stats = await (await ctx.openStore()).stats();
+      ctx.out.result(stats, (s) => [
+        `store      ${s.dir}`,
+        `memories   ${s.rows} (${s.legacy} legacy)   dim ${s.dim}   embedder ${s.embedder}   schema v${s.schemaVersion}`,
+        `disk       ${formatBytes(s.diskBytes)}   versions ${s.versions}   fragments ${s.fragments} (${s.smallFragments} small)`,
+        `indexes    ${s.indexes.map((i) => `${i.columns.join(',')} (${i.type})`).join(', ') || 'none yet'}`,
+        `dead letters ${s.deadLetters}   lock ${s.lock.held ? `held by ${describeHolder(s.lock.holder)}` : 'free'}`,
+        '',
+        table(Object.entries(s.byScope).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, String(v)]), ['scope', 'memories']),
+        '',
+        table(Object.entries(s.byCategory).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, String(v)]), ['category', 'memories']),
+      ].join('\n'));
+    }));
+
+  program.command('verify')
+    .description('checks every row: duplicate ids, bad vectors, unreadable metadata, torn rows (exit 1 when not ok)')
+    .action(run(async (ctx) => {
+      const report = await (await ctx.openStore()).verify();
+      ctx.out.result(report, (r) => r.ok
+        ? `ok: ${r.rows} rows, no duplicates, no bad vectors, no unreadable metadata`
+        : [`NOT OK (${r.rows} rows)`, `duplicate ids: ${r.duplicateIds.join(', ') || 'none'}`, `bad vectors: ${r.badVectors.join(', ') || 'none'}`,
+          `unreadable metadata: ${r.badMetadata.join(', ') || 'none'}`, `torn rows: ${r.tornRows.length}`].join('\n'));
+      if (!report.ok) process.exitCode = 1;
+    }));
+
+  program.command('lock-status')
+    .description('who holds the store lock right now (no lock is taken)')
+    .action(run(async (ctx) => {
+      const store = await ctx.openStore();
+      const status = await store.lock.status();
+      const { token: _token, ...holder } = (status.holder ?? {}) as Record<string, unknown>;
+      const value = status.held ? { held: true, ...(status.holder ? { holder } : {}), ...(status.stale !== undefined ? { stale: status.stale } : {}) } : { held: false };
+      ctx.out.result(value, () => status.held ? `held by ${describeHolder(status.holder)}${status.stale ? ' — its process is gone; the next writer takes it over' : ''}` : 'free');
+    }));
+
+  program.command('optimize')
+    .description('compacts fragments, updates indexes and prunes old versions (under the lock, like any write)')
+    .action(run(async (ctx) => {
+      const report = await (await ctx.openStore()).optimize('cli');
+      ctx.out.result(report, (r) => `optimized in ${r.ms} ms: fragments ${r.fragmentsRemoved} → ${r.fragmentsAdded}, ${r.versionsPruned} versions pruned${r.indexesCreated.length ? `, built ${r.indexesCreated.join(', ')}` : ''}`);
+    }));
+
+  const dlq = program.command('dlq').description('writes that could not be committed, kept for replay');
+  dlq.command('list')
+    .description('lists open dead letters')
+    .action(run(async (ctx) => {
+      const listing = await (await ctx.openStore()).deadLetters.list();
+      const value = { open: listing.open.map((l) => ({ dlqId: l.dlqId, at: l.at, pid: l.pid, label: l.label, error: l.error })), resolved: listing.resolved, tornLines: listing.tornLines };
+      ctx.out.result(value, (v) => v.open.length === 0 ? 'no open dead letters' : table(v.open.map((l) => [l.dlqId.slice(0, 8), new Date(l.at).toISOString(), l.label, truncate(l.error.message, 60)]), ['id', 'when', 'write', 'error']));
+    }));
+  dlq.command('replay')
+    .description('replays open dead letters through the normal write path (idempotent inserts)')
+    .action(run(async (ctx) => {
+      const result = await (await ctx.openStore()).replayDeadLetters();
+      ctx.out.result(result, (r) => `replayed ${r.replayed.length}, failed ${r.failed.length}${r.failed.map((f) => `\n  ${f.dlqId}: ${f.reason}`).join('')}`);
+      if (result.failed.length > 0) process.exitCode = 1;
+    }));
+}

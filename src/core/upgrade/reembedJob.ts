@@ -1,0 +1,74 @@
+import PQueue from 'p-queue';
+import { DimensionMismatchError, errorMessage } from '../errors';
+import type { SmartMetadata } from '../store/schema';
+import { validateVector } from '../store/validation';
+import type { EmbedFn, Preparation, UpgradeJob, UpgradeRow } from './job';
+
+export interface ReembedJobOptions {
+  embed: EmbedFn;
+  /** Name of the embedding model the new vectors come from; recorded per row as `metadata.embedding_model`. */
+  model: string;
+  /** The store's vector dimension: re-embedding in place keeps it (see reembedMemories for a dimension change). */
+  dim: number;
+  /** Texts per embed call. */
+  embedBatchSize?: number;
+  /** Embed calls in flight at once. */
+  concurrency?: number;
+  /** Re-embed every row, even those already marked with this model. */
+  force?: boolean;
+}
+
+/**
+ * Re-embedding as an upgrade job, on the same machinery as enrichment: vectors are computed in
+ * Phase 1 (no lock), written in Phase 2 as patches `set: {vector}` conditional on the text they were
+ * computed from (a text edited meanwhile is re-queued and embedded again). Resume: rows already
+ * marked with the target model are not redone.
+ */
+export class ReembedJob implements UpgradeJob {
+  readonly kind = 'reembed';
+  readonly prepPhase = 'embed';
+  readonly label: string;
+  private readonly o: Required<ReembedJobOptions>;
+
+  constructor(options: ReembedJobOptions) {
+    if (!options.model?.trim()) throw new Error('re-embedding needs the name of the target embedding model');
+    this.o = { embedBatchSize: 32, concurrency: 2, force: false, ...options };
+    this.label = `re-embed (${options.model})`;
+  }
+
+  needs(metadata: SmartMetadata): boolean {
+    return this.o.force || metadata.embedding_model !== this.o.model;
+  }
+
+  async prepare(rows: UpgradeRow[], signal: AbortSignal, onPrepared: (n: number) => void): Promise<Preparation[]> {
+    const queue = new PQueue({ concurrency: Math.max(1, this.o.concurrency) });
+    const groups: UpgradeRow[][] = [];
+    for (let i = 0; i < rows.length; i += this.o.embedBatchSize) groups.push(rows.slice(i, i + this.o.embedBatchSize));
+    const results = await Promise.all(groups.map((group) => queue.add(async (): Promise<Preparation[]> => {
+      if (signal.aborted) return [];
+      let vectors: number[][];
+      try {
+        vectors = await this.o.embed(group.map((r) => r.text), signal);
+      } catch (err) {
+        if (signal.aborted) return [];
+        return group.map((r) => ({ id: r.id, fail: `embedding failed: ${errorMessage(err)}` }));
+      }
+      const now = Date.now();
+      const out = group.map((row, i): Preparation => {
+        try {
+          if (!Array.isArray(vectors) || vectors.length !== group.length) throw new Error(`the embedder returned ${Array.isArray(vectors) ? vectors.length : 'no'} vectors for ${group.length} texts`);
+          const vector = validateVector(vectors[i], this.o.dim);
+          return { id: row.id, patch: { id: row.id, set: { vector }, metadata: { embedding_model: this.o.model, embedded_at: now }, expect: { text: row.text } }, preview: { id: row.id, model: this.o.model } };
+        } catch (err) {
+          const reason = err instanceof DimensionMismatchError
+            ? `${err.message}; a different dimension needs a new store (see reembedIntoNewStore)`
+            : `embedding unusable: ${errorMessage(err)}`;
+          return { id: row.id, fail: reason };
+        }
+      });
+      onPrepared(group.length);
+      return out;
+    })));
+    return results.flat();
+  }
+}

@@ -1,0 +1,407 @@
+import { randomUUID } from 'node:crypto';
+import { ExclusiveJobLock, type JobLease } from '../concurrency/jobLock';
+import { errorCode, errorMessage, MemoryLaneError } from '../errors';
+import { Emitter, type Event } from '../events';
+import { failpoint } from '../failpoints';
+import type { Disposable } from '../lifecycle';
+import { componentLogger, nullLogger, type Logger } from '../log';
+import type { MemoryStore } from '../store/memoryStore';
+import type { MemoryPatch } from '../store/patch';
+import { fromRawRow } from '../store/schema';
+import { sqlInList } from '../store/sql';
+import { UpgradeCheckpoint } from './checkpoint';
+import type { Preparation, UpgradeJob, UpgradePhase, UpgradeRow } from './job';
+import { scanCandidates } from './scan';
+
+/** Name of the per-store job lock shared by enrichment and re-embedding: one upgrade at a time. */
+export const UPGRADE_JOB = 'upgrade';
+
+export interface UpgradeRunOptions {
+  /** Rows per Phase 2 batch = per lock acquisition (FACTS.md: 50–200 rows with a pause keep the plugin's p95 in milliseconds). Keep ≤ the store's maxBatchRows. */
+  batchSize?: number;
+  /** Rows enriched in Phase 1 before their batches are written (default 5 batches). */
+  windowSize?: number;
+  signal?: AbortSignal;
+  /** Report what would change: scans, prepares the first `previewLimit` rows, writes nothing, takes no lock. */
+  dryRun?: boolean;
+  previewLimit?: number;
+  /** A row whose text keeps changing under us is retried this many times, then reported failed. */
+  maxRequeues?: number;
+  /** Stop after this many batches in a row failed to commit (the store is unavailable); default 3. */
+  maxConsecutiveBatchFailures?: number;
+  logger?: Logger;
+  /** Stale time of the job lock (a frozen runner loses the job after this). */
+  jobLockStaleMs?: number;
+}
+
+export interface UpgradeProgress {
+  runId: string;
+  job: UpgradeJob['kind'];
+  phase: UpgradePhase;
+  /** Rows looked at by the scan. */
+  scanned: number;
+  /** Rows that need the job (as of the scan). */
+  candidates: number;
+  /** Rows prepared in Phase 1 (enriched / embedded), including ones taken from the checkpoint. */
+  enriched: number;
+  /** Rows written in Phase 2. */
+  written: number;
+  skipped: number;
+  failed: number;
+  fallbacks: number;
+  batches: number;
+  /** Rows written per second since the run started. */
+  rate: number;
+  /** Estimated time left, once a rate is known. */
+  etaMs?: number;
+  at: number;
+}
+
+export interface UpgradeFailure {
+  id: string;
+  reason: string;
+  /** Where the failure is kept in the store's dead-letter queue. */
+  deadLetterId?: string;
+}
+
+export interface UpgradeResult {
+  runId: string;
+  job: UpgradeJob['kind'];
+  dryRun: boolean;
+  /** Stopped by the signal; only whole batches were written. Run again to resume. */
+  cancelled: boolean;
+  /** Stopped early for another reason (store unavailable, job lock lost). */
+  aborted?: string;
+  scanned: number;
+  candidates: number;
+  /** Rows written (in a dry run: rows that would be). */
+  upgraded: number;
+  /** Candidates that needed nothing in the end, by reason ("deleted", "already upgraded"). */
+  skipped: number;
+  skippedReasons: Record<string, number>;
+  failed: UpgradeFailure[];
+  /** Entries the LLM could not enrich that `local` enriched instead (reason in metadata.enrichment.fallbackReason). */
+  fallbacks: number;
+  /** Entries whose Phase 1 result came from the checkpoint of an interrupted run. */
+  fromCheckpoint: number;
+  batches: number;
+  ms: number;
+  /** Dry run: a sample of the changes. */
+  preview?: Array<Record<string, unknown>>;
+}
+
+const COLUMNS = ['id', 'text', 'category', 'scope', 'importance', 'created_at', 'updated_at', 'rev', 'metadata'];
+
+/**
+ * One background upgrade of a store (DESIGN.md, LESSONS.md §1), for any UpgradeJob:
+ *
+ *   scan (ids + metadata, no limit) → per window: Phase 1 prepare with NO lock → Phase 2 write the
+ *   window as bounded batches of patch intents at background priority → next window.
+ *
+ * Phase 2 only submits intents to the store; the store takes the lock once per batch, re-reads each
+ * row at the latest version and merges the patch onto it, and yields between batches. This class
+ * never touches the store lock (it is not re-entrant). A cancelled run writes no partial batch;
+ * a killed one loses at most the batch in flight (atomic: committed or not). Rerunning continues:
+ * written rows are no longer candidates, and Phase 1 results of a costly job are in the checkpoint.
+ */
+export class UpgradeRun implements Disposable {
+  readonly id = randomUUID();
+  private readonly _onProgress = new Emitter<UpgradeProgress>();
+  readonly onProgress: Event<UpgradeProgress> = this._onProgress.event;
+  private readonly controller = new AbortController();
+  private readonly log: Logger;
+  private readonly o: Required<Omit<UpgradeRunOptions, 'signal' | 'logger' | 'jobLockStaleMs'>> & { jobLockStaleMs?: number };
+  private readonly started = Date.now();
+  private phase: UpgradePhase = 'scan';
+  private readonly counts = { scanned: 0, candidates: 0, enriched: 0, written: 0, skipped: 0, batches: 0, fromCheckpoint: 0 };
+  private readonly skippedReasons: Record<string, number> = {};
+  private readonly failed: UpgradeFailure[] = [];
+  private preview: Array<Record<string, unknown>> = [];
+  private fallbackCount = 0;
+  private aborted: string | undefined;
+  private lastProgressAt = 0;
+  private _done: Promise<UpgradeResult> | undefined;
+
+  constructor(private readonly store: MemoryStore, private readonly job: UpgradeJob & { readonly fallbacks?: number }, options: UpgradeRunOptions = {}) {
+    const batchSize = Math.max(1, options.batchSize ?? 100);
+    this.o = {
+      batchSize,
+      windowSize: Math.max(batchSize, options.windowSize ?? batchSize * 5),
+      dryRun: options.dryRun === true,
+      previewLimit: options.previewLimit ?? 20,
+      maxRequeues: options.maxRequeues ?? 3,
+      maxConsecutiveBatchFailures: options.maxConsecutiveBatchFailures ?? 3,
+      ...(options.jobLockStaleMs !== undefined ? { jobLockStaleMs: options.jobLockStaleMs } : {}),
+    };
+    this.log = componentLogger(options.logger ?? nullLogger, 'upgrade');
+    if (options.signal) {
+      if (options.signal.aborted) this.controller.abort(options.signal.reason);
+      else options.signal.addEventListener('abort', () => this.controller.abort(options.signal!.reason), { once: true });
+    }
+  }
+
+  /** Starts the run (once) and resolves with its result; rejects with BusyError (E_BUSY, `holder`) if another upgrade runs on this store. */
+  run(): Promise<UpgradeResult> {
+    this._done ??= this.execute().finally(() => this._onProgress.dispose());
+    return this._done;
+  }
+
+  /** Stops after the batch in flight; `run()` then resolves with `cancelled: true`. */
+  cancel(): void {
+    this.controller.abort(new Error('cancelled'));
+  }
+
+  get progress(): UpgradeProgress {
+    const elapsed = Math.max(1, Date.now() - this.started) / 1000;
+    const rate = this.counts.written / elapsed;
+    const remaining = Math.max(0, this.counts.candidates - this.counts.written - this.counts.skipped - this.failed.length);
+    return {
+      runId: this.id,
+      job: this.job.kind,
+      phase: this.phase,
+      scanned: this.counts.scanned,
+      candidates: this.counts.candidates,
+      enriched: this.counts.enriched,
+      written: this.counts.written,
+      skipped: this.counts.skipped,
+      failed: this.failed.length,
+      fallbacks: this.fallbacks,
+      batches: this.counts.batches,
+      rate: Math.round(rate * 10) / 10,
+      ...(rate > 0 && this.phase !== 'done' ? { etaMs: Math.round((remaining / rate) * 1000) } : {}),
+      at: Date.now(),
+    };
+  }
+
+  dispose(): void {
+    this.cancel();
+    this._onProgress.dispose();
+  }
+
+  private get fallbacks(): number {
+    return this.fallbackCount + (this.job.fallbacks ?? 0);
+  }
+
+  private get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  private setPhase(phase: UpgradePhase): void {
+    this.phase = phase;
+    this.emit(true);
+  }
+
+  private emit(force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastProgressAt < 250) return;
+    this.lastProgressAt = now;
+    this._onProgress.fire(this.progress);
+  }
+
+  private async execute(): Promise<UpgradeResult> {
+    let lease: JobLease | undefined;
+    if (!this.o.dryRun) {
+      const jobLock = new ExclusiveJobLock(this.store.dir, UPGRADE_JOB, {
+        ...(this.o.jobLockStaleMs !== undefined ? { staleMs: this.o.jobLockStaleMs } : {}),
+        logger: this.log,
+        onCompromised: (reason) => {
+          this.aborted = `another process took over the upgrade job (${reason})`;
+          this.controller.abort(new Error(this.aborted));
+        },
+      });
+      lease = await jobLock.tryAcquire(this.job.label);
+    }
+    try {
+      this.log.info(`${this.job.label}: run ${this.id} started${this.o.dryRun ? ' (dry run)' : ''}`);
+      this.setPhase('scan');
+      const scan = await scanCandidates(this.store, (m) => this.job.needs(m), this.signal, (scanned, candidates) => {
+        this.counts.scanned = scanned;
+        this.counts.candidates = candidates;
+        this.emit();
+      });
+      this.counts.scanned = scan.scanned;
+      this.counts.candidates = scan.ids.length;
+      if (this.o.dryRun) await this.dryRun(scan.ids);
+      else if (!this.signal.aborted) await this.upgrade(scan.ids);
+      return this.result();
+    } finally {
+      this.phase = 'done';
+      this.emit(true);
+      await lease?.release();
+      this.log.info(`${this.job.label}: run ${this.id} ${this.signal.aborted ? 'stopped' : 'finished'}: ${this.counts.written} written, ${this.counts.skipped} skipped, ${this.failed.length} failed, ${this.counts.batches} batches in ${Date.now() - this.started} ms`);
+    }
+  }
+
+  private result(): UpgradeResult {
+    return {
+      runId: this.id,
+      job: this.job.kind,
+      dryRun: this.o.dryRun,
+      cancelled: this.signal.aborted && this.aborted === undefined,
+      ...(this.aborted !== undefined ? { aborted: this.aborted } : {}),
+      scanned: this.counts.scanned,
+      candidates: this.counts.candidates,
+      upgraded: this.counts.written,
+      skipped: this.counts.skipped,
+      skippedReasons: { ...this.skippedReasons },
+      failed: [...this.failed],
+      fallbacks: this.fallbacks,
+      fromCheckpoint: this.counts.fromCheckpoint,
+      batches: this.counts.batches,
+      ms: Date.now() - this.started,
+      ...(this.o.dryRun ? { preview: this.preview } : {}),
+    };
+  }
+
+  private skip(id: string, reason: string): void {
+    this.counts.skipped++;
+    this.skippedReasons[reason] = (this.skippedReasons[reason] ?? 0) + 1;
+    this.log.trace(`skip ${id}: ${reason}`);
+  }
+
+  /** Reads a page of rows at the latest version (no vectors); rows gone or no longer needing the job are skipped. */
+  private async fetchRows(ids: string[]): Promise<UpgradeRow[]> {
+    const raw = await this.store.rows(`id IN ${sqlInList(ids)}`, { columns: COLUMNS });
+    const byId = new Map<string, UpgradeRow>();
+    for (const r of raw) {
+      const rec = fromRawRow(r);
+      const seen = byId.get(rec.id);
+      if (!seen || rec.rev > seen.rev) byId.set(rec.id, rec);
+    }
+    const rows: UpgradeRow[] = [];
+    for (const id of ids) {
+      const row = byId.get(id);
+      if (!row) this.skip(id, 'deleted');
+      else if (!this.job.needs(row.metadata)) this.skip(id, 'already upgraded');
+      else rows.push(row);
+    }
+    return rows;
+  }
+
+  private async dryRun(ids: string[]): Promise<void> {
+    this.counts.written = 0;
+    const sample = ids.slice(0, this.o.previewLimit);
+    if (sample.length === 0) return;
+    this.setPhase(this.job.prepPhase);
+    const rows = await this.fetchRows(sample);
+    const prepared = await this.job.prepare(rows, this.signal, (n) => { this.counts.enriched += n; });
+    this.preview = prepared.map((p) => ('patch' in p ? p.preview ?? { id: p.id } : 'fail' in p ? { id: p.id, wouldFail: p.fail } : { id: p.id, skip: p.skip }));
+    // Candidates that were deleted or upgraded since the scan are already counted as skipped.
+    this.counts.written = ids.length - this.counts.skipped;
+  }
+
+  private async upgrade(ids: string[]): Promise<void> {
+    const checkpoint = this.job.checkpointKey ? await UpgradeCheckpoint.open(this.store.dir, this.job.checkpointKey) : undefined;
+    if (checkpoint?.size) this.log.info(`resuming with ${checkpoint.size} prepared entries from the checkpoint`);
+    const work = [...ids];
+    const requeues = new Map<string, number>();
+    let consecutiveBatchFailures = 0;
+    for (let next = 0; next < work.length && !this.signal.aborted; ) {
+      const windowIds = work.slice(next, next + this.o.windowSize);
+      next += windowIds.length;
+
+      // ---- Phase 1: prepare, no lock ------------------------------------------------------
+      this.setPhase(this.job.prepPhase);
+      const rows = await this.fetchRows(windowIds);
+      const patches: MemoryPatch[] = [];
+      const toPrepare: UpgradeRow[] = [];
+      for (const row of rows) {
+        const spooled = checkpoint?.take(row.id, row.text);
+        if (spooled) {
+          patches.push(spooled);
+          this.counts.fromCheckpoint++;
+          this.counts.enriched++;
+        } else {
+          toPrepare.push(row);
+        }
+      }
+      const prepared = await this.job.prepare(toPrepare, this.signal, (n) => { this.counts.enriched += n; this.emit(); });
+      const fresh: MemoryPatch[] = [];
+      const phase1Failures: UpgradeFailure[] = [];
+      for (const p of prepared) {
+        if ('patch' in p) fresh.push(p.patch);
+        else if ('skip' in p) this.skip(p.id, p.skip);
+        else phase1Failures.push({ id: p.id, reason: p.fail });
+      }
+      await checkpoint?.append(fresh);
+      patches.push(...fresh);
+      await this.recordFailures(phase1Failures, 'prepare');
+      await failpoint('upgrade.afterPhase1');
+      if (this.signal.aborted) break;
+
+      // ---- Phase 2: write whole batches, one lock acquisition each (taken by the store) -----
+      this.setPhase('write');
+      patches.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      for (let i = 0; i < patches.length; i += this.o.batchSize) {
+        if (this.signal.aborted) break;
+        const batch = patches.slice(i, i + this.o.batchSize);
+        const ok = await this.writeBatch(batch, (id) => {
+          const n = (requeues.get(id) ?? 0) + 1;
+          requeues.set(id, n);
+          if (n > this.o.maxRequeues) return false;
+          work.push(id);
+          return true;
+        });
+        consecutiveBatchFailures = ok ? 0 : consecutiveBatchFailures + 1;
+        if (consecutiveBatchFailures >= this.o.maxConsecutiveBatchFailures) {
+          this.aborted = `${consecutiveBatchFailures} batches in a row could not be written; stopped (see the dead-letter queue)`;
+          this.controller.abort(new Error(this.aborted));
+        }
+        this.emit(true);
+        await failpoint('upgrade.afterBatch');
+        await failpoint(`upgrade.afterBatch.${this.counts.batches}`);
+      }
+    }
+    if (!this.signal.aborted) await checkpoint?.clear();
+  }
+
+  /**
+   * Submits one batch as a single `store.patch` call (one commit, one lock acquisition) and sorts
+   * out each row: applied → upgraded; missing → deleted meanwhile, skipped (never resurrected);
+   * stale → its text changed meanwhile, re-queued for a fresh Phase 1. Returns false if the batch
+   * could not be committed at all (its intents are then in the dead-letter queue).
+   */
+  private async writeBatch(batch: MemoryPatch[], requeue: (id: string) => boolean): Promise<boolean> {
+    const n = ++this.counts.batches;
+    const label = `upgrade: batch ${n} (${batch.length} rows)`;
+    let results;
+    try {
+      results = await this.store.patch(batch, { priority: 'background', label });
+    } catch (err) {
+      const deadLetterId = err instanceof MemoryLaneError ? err.deadLetterId : undefined;
+      this.log.warn(`batch ${n} failed: ${errorMessage(err)}`);
+      if (deadLetterId) {
+        for (const p of batch) this.failed.push({ id: p.id, reason: `write failed: ${errorMessage(err)}`, deadLetterId });
+      } else {
+        // Refused before reaching the queue (validation), so the store kept no dead letter: keep one here.
+        await this.recordFailures(batch.map((p) => ({ id: p.id, reason: `write failed: ${errorMessage(err)}` })), 'write', { kind: 'upsert', inserts: [], patches: batch }, errorCode(err));
+      }
+      return false;
+    }
+    for (const r of results) {
+      if (r.status === 'applied') this.counts.written++;
+      else if (r.status === 'missing') this.skip(r.id, 'deleted');
+      else if (r.status === 'stale') {
+        if (!requeue(r.id)) this.failed.push({ id: r.id, reason: `its text kept changing during the upgrade (${this.o.maxRequeues} attempts)` });
+      } else this.failed.push({ id: r.id, reason: `write failed: ${r.error}` });
+    }
+    return true;
+  }
+
+  /** Failures are kept durably in the store's dead-letter queue, never only in memory. */
+  private async recordFailures(failures: UpgradeFailure[], stage: 'prepare' | 'write', intent?: unknown, code = 'E_UPGRADE'): Promise<void> {
+    if (failures.length === 0) return;
+    let deadLetterId: string | undefined;
+    try {
+      const letter = await this.store.deadLetters.append({
+        label: `${this.job.label}: ${failures.length} ${stage === 'prepare' ? 'entries could not be prepared' : 'entries could not be written'} (run ${this.id})`,
+        intent: intent ?? { kind: 'upgrade', job: this.job.kind, runId: this.id, entries: failures.map(({ id, reason }) => ({ id, reason })) },
+        error: { code, message: failures[0]!.reason },
+      });
+      deadLetterId = letter.dlqId;
+    } catch (err) {
+      this.log.error(`could not keep ${failures.length} upgrade failures in the dead-letter queue: ${errorMessage(err)}`);
+    }
+    for (const f of failures) this.failed.push({ ...f, ...(deadLetterId ? { deadLetterId } : {}) });
+  }
+}
