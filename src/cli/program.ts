@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { CliContext } from './context';
 import { CliOutput } from './output';
 import { registerHealthCommands } from './commands/health';
+import { registerExportCommand } from './commands/transfer';
 
 const VERSION = '0.1.0';
 
@@ -30,6 +31,7 @@ export async function runCli(argv: string[]): Promise<number> {
     await fn(ctx);
   };
   registerHealthCommands(program, run);
+  registerExportCommand(program, run);
   for (const register of extraCommandRegistrations) register(program, run);
   program.commands.forEach((c) => c.exitOverride());
 

@@ -53,6 +53,7 @@ export const uiCases: UiCase[] = [
       await expectVisible(paneHeader(page, /memories/i), 'the Memories view');
       await expectVisible(page.locator('.part.sidebar', { hasText: 'No writer holds the store lock' }), 'the locks view welcome text');
       await page.mouse.move(640, 400); // no hover tooltip in the picture
+      await page.waitForTimeout(1000);
       ctx.log(`screenshot: ${await ctx.screenshot('memory-lane-container.png')}`);
     },
   },

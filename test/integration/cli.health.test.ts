@@ -91,3 +91,14 @@ test('cli dlq list and replay round-trip a dead letter', async (t) => {
   t.after(() => check.close());
   assert.equal((await check.get('from-dlq'))?.text, 'replayed');
 });
+
+test('cli export writes a backup with every row and reports the count', async (t) => {
+  const dir = await seeded(t);
+  const file = join(tempDir(t), 'out', 'backup.jsonl');
+  const r = await cli(['--db', dir, 'export', file, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.rows, 2);
+  const lines = require('node:fs').readFileSync(file, 'utf8').trim().split('\n');
+  assert.equal(JSON.parse(lines[0]).format, 'memory-lane-backup');
+  assert.deepEqual(lines.slice(1).map((l: string) => JSON.parse(l).id).sort(), ['a1', 'a2']);
+});

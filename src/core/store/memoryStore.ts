@@ -201,6 +201,31 @@ export class MemoryStore implements Disposable {
     return records.map((r) => byKey.get(r.id)!);
   }
 
+  /**
+   * Restores memories exactly as exported (timestamps, revision, metadata kept). Ids already
+   * present with the same text report `exists`, so restoring a backup twice is harmless.
+   */
+  async restore(records: MemoryRecord[], options: WriteOptions = {}): Promise<InsertResult[]> {
+    const now = Date.now();
+    const prepared = records.map((rec, i) => {
+      const at = records.length > 1 ? `records[${i}].` : '';
+      const base = this.prepareNew(rec, now, at);
+      const int = (v: unknown, field: string) => {
+        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new ValidationError(`${at}${field}`, `must be a non-negative integer, got ${String(v)}`);
+        return v;
+      };
+      return { ...base, category: rec.category, created_at: int(rec.created_at, 'created_at'), updated_at: int(rec.updated_at, 'updated_at'), rev: Math.max(1, int(rec.rev, 'rev')) };
+    });
+    const chunks = chunk([...prepared].sort(byId), this.maxBatchRows);
+    const outcomes = await this.submitChunks(chunks, (c) => ({ kind: 'upsert', inserts: c, patches: [] }), { priority: 'background', label: 'restore memories', ...options }, 'restore');
+    const byKey = new Map<string, InsertResult>();
+    outcomes.forEach((o, i) => {
+      if (o.ok) for (const r of (o.value as UpsertOutcome).inserts) byKey.set(r.id, r);
+      else for (const rec of chunks[i]!) byKey.set(rec.id, { id: rec.id, status: 'failed', error: errorMessage(o.error) });
+    });
+    return prepared.map((r) => byKey.get(r.id)!);
+  }
+
   /** Applies patches by id onto each row's state at commit time. */
   async patch(patches: MemoryPatch[], options: WriteOptions = {}): Promise<PatchResult[]> {
     const checked = patches.map((p, i) => this.preparePatch(p, patches.length > 1 ? `patches[${i}].` : ''));
@@ -472,6 +497,27 @@ export class MemoryStore implements Disposable {
     return this._table.countRows(filter);
   }
 
+  /**
+   * Every row at one table version, streamed in record batches: a consistent snapshot even while
+   * other processes keep writing (the pinned table is read-only and never sees later commits).
+   */
+  async *snapshot(): AsyncGenerator<MemoryRecord, { version: number; rows: number }> {
+    const version = await this._table.version();
+    const pinned = await this.db.openTable(MEMORIES_TABLE, undefined, { version });
+    let rows = 0;
+    try {
+      for await (const batch of pinned.query()) {
+        for (const row of batch.toArray()) {
+          rows++;
+          yield fromRawRow((row as { toJSON(): RawRow }).toJSON());
+        }
+      }
+    } finally {
+      pinned.close();
+    }
+    return { version, rows };
+  }
+
   /** Rows matching a filter built with `sqlString` (never raw user text), with paging. */
   async rows(filter: string | undefined, options: { limit?: number; offset?: number; columns?: string[] } = {}): Promise<RawRow[]> {
     let q = this._table.query();
@@ -664,7 +710,13 @@ export function planUpserts(
       pending.push([i, 'patches', j, patch.id, 'applied']);
     });
   });
-  const rows = [...dirty].sort().map((id) => ({ ...working.get(id)!, rev: (current.get(id)?.rev ?? 0) + 1 }));
+  // A changed row gets stored rev + 1 (the commit's condition); a new row keeps its own rev (1, or
+  // the original rev when a backup is restored).
+  const rows = [...dirty].sort().map((id) => {
+    const row = working.get(id)!;
+    const stored = current.get(id);
+    return { ...row, rev: stored ? stored.rev + 1 : Math.max(1, row.rev) };
+  });
   const revOf = new Map(rows.map((r) => [r.id, r.rev]));
   const results: PlanResult[] = pending.map(([i, part, j, id, status]) => {
     const rev = status === 'inserted' || status === 'applied' ? revOf.get(id) : current.get(id)?.rev;

@@ -10,7 +10,7 @@ import type { MemoryPatch } from '../store/patch';
 import { fromRawRow } from '../store/schema';
 import { sqlInList } from '../store/sql';
 import { UpgradeCheckpoint } from './checkpoint';
-import type { Preparation, UpgradeJob, UpgradePhase, UpgradeRow } from './job';
+import type { UpgradeJob, UpgradePhase, UpgradeRow } from './job';
 import { scanCandidates } from './scan';
 
 /** Name of the per-store job lock shared by enrichment and re-embedding: one upgrade at a time. */
@@ -117,7 +117,6 @@ export class UpgradeRun implements Disposable {
   private readonly skippedReasons: Record<string, number> = {};
   private readonly failed: UpgradeFailure[] = [];
   private preview: Array<Record<string, unknown>> = [];
-  private fallbackCount = 0;
   private aborted: string | undefined;
   private lastProgressAt = 0;
   private _done: Promise<UpgradeResult> | undefined;
@@ -179,7 +178,7 @@ export class UpgradeRun implements Disposable {
   }
 
   private get fallbacks(): number {
-    return this.fallbackCount + (this.job.fallbacks ?? 0);
+    return this.job.fallbacks ?? 0;
   }
 
   private get signal(): AbortSignal {
@@ -383,7 +382,7 @@ export class UpgradeRun implements Disposable {
       else if (r.status === 'missing') this.skip(r.id, 'deleted');
       else if (r.status === 'stale') {
         if (!requeue(r.id)) this.failed.push({ id: r.id, reason: `its text kept changing during the upgrade (${this.o.maxRequeues} attempts)` });
-      } else this.failed.push({ id: r.id, reason: `write failed: ${r.error}` });
+      } else if (r.status === 'failed') this.failed.push({ id: r.id, reason: `write failed: ${r.error}` });
     }
     return true;
   }

@@ -1,0 +1,79 @@
+/**
+ * The background upgrader's public API (DESIGN.md "upgrade/"), for the CLI, the MCP server and the
+ * extension. Everything here runs without an editor.
+ */
+import { ExclusiveJobLock } from '../concurrency/jobLock';
+import type { LockHolderInfo } from '../errors';
+import type { MemoryStore } from '../store/memoryStore';
+import type { Enricher } from './enricher';
+import { EnrichJob, type EnrichJobOptions } from './enrichJob';
+import type { EmbedFn } from './job';
+import { LocalEnricher, type LocalEnricherOptions } from './localEnricher';
+import { OpenAiCompatibleEnricher, type OpenAiCompatibleEnricherOptions } from './openAiCompatibleEnricher';
+import { ReembedJob } from './reembedJob';
+import { UPGRADE_JOB, UpgradeRun, type UpgradeProgress, type UpgradeRunOptions } from './upgradeRun';
+
+export { EnrichmentError, enricherKey, type Enricher, type Enrichment, type EnrichmentInput } from './enricher';
+export { LocalEnricher, type LocalEnricherOptions } from './localEnricher';
+export { OpenAiCompatibleEnricher, type OpenAiCompatibleEnricherOptions } from './openAiCompatibleEnricher';
+export { FallbackEnricher } from './fallbackEnricher';
+export { ENRICHMENT_JSON_SCHEMA, enrichmentMessages, parseEnrichmentReply, type ParsedReply, type ReplyParse } from './enrichmentReply';
+export { EnrichJob, enrichmentPatch, type EnrichJobOptions } from './enrichJob';
+export { ReembedJob, type ReembedJobOptions } from './reembedJob';
+export { UpgradeRun, UPGRADE_JOB, type UpgradeFailure, type UpgradeProgress, type UpgradeResult, type UpgradeRunOptions } from './upgradeRun';
+export { CHECKPOINT_FILE } from './checkpoint';
+export type { EmbedFn, UpgradeJob, UpgradePhase } from './job';
+export * from './importers';
+
+export type EnricherConfig =
+  | ({ provider: 'local' } & LocalEnricherOptions)
+  | ({ provider: 'openai-compatible' } & OpenAiCompatibleEnricherOptions);
+
+/** Builds an enricher from settings (the extension adds its `vscode.lm` provider by implementing Enricher itself). */
+export function createEnricher(config: EnricherConfig = { provider: 'local' }): Enricher {
+  return config.provider === 'openai-compatible' ? new OpenAiCompatibleEnricher(config) : new LocalEnricher(config);
+}
+
+export interface UpgradeOptions extends UpgradeRunOptions, Partial<EnrichJobOptions> {
+  onProgress?: (p: UpgradeProgress) => void;
+}
+
+/** Creates (does not start) an enrichment run; subscribe to `onProgress`, then `run()`. */
+export function createUpgradeRun(store: MemoryStore, options: UpgradeOptions = {}): UpgradeRun {
+  const job = new EnrichJob({ enricher: options.enricher ?? new LocalEnricher(), ...(options.fallback ? { fallback: options.fallback } : {}), ...(options.force ? { force: true } : {}), ...(options.concurrency ? { concurrency: options.concurrency } : {}) });
+  const run = new UpgradeRun(store, job, options);
+  if (options.onProgress) run.onProgress(options.onProgress);
+  return run;
+}
+
+/** Upgrades legacy memories (and with `force`, `local`-enriched ones); see UpgradeRun. */
+export function upgradeMemories(store: MemoryStore, options: UpgradeOptions = {}): Promise<import('./upgradeRun').UpgradeResult> {
+  return createUpgradeRun(store, options).run();
+}
+
+export interface ReembedOptions extends UpgradeRunOptions {
+  embed: EmbedFn;
+  /** The embedding model the new vectors come from (recorded per row as metadata.embedding_model). */
+  model: string;
+  embedBatchSize?: number;
+  concurrency?: number;
+  force?: boolean;
+  onProgress?: (p: UpgradeProgress) => void;
+}
+
+/** Creates a same-dimension re-embedding run (the store stays usable throughout). */
+export function createReembedRun(store: MemoryStore, options: ReembedOptions): UpgradeRun {
+  const job = new ReembedJob({ embed: options.embed, model: options.model, dim: store.dim, ...(options.embedBatchSize ? { embedBatchSize: options.embedBatchSize } : {}), ...(options.concurrency ? { concurrency: options.concurrency } : {}), ...(options.force ? { force: true } : {}) });
+  const run = new UpgradeRun(store, job, options);
+  if (options.onProgress) run.onProgress(options.onProgress);
+  return run;
+}
+
+export function reembedMemories(store: MemoryStore, options: ReembedOptions): Promise<import('./upgradeRun').UpgradeResult> {
+  return createReembedRun(store, options).run();
+}
+
+/** Who runs an upgrade on this store now, if anyone (for `lock-status` and the Locks & Upgrades view). */
+export function upgradeStatus(store: Pick<MemoryStore, 'dir'>): Promise<{ running: boolean; holder?: LockHolderInfo; stale?: boolean }> {
+  return new ExclusiveJobLock(store.dir, UPGRADE_JOB).status();
+}
