@@ -1,6 +1,6 @@
 // Starts and stops a local code-server (a real VS Code server with a web workbench) on 127.0.0.1,
 // and builds the workbench URL that opens it as an Extension Development Host.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
@@ -22,6 +22,25 @@ const healthy = (port) => new Promise((resolve) => {
     .on('timeout', function () { this.destroy(); resolve(false); });
 });
 
+const stateFolders = (stateDir) => ({
+  userData: join(stateDir, 'user-data'),
+  extensions: join(stateDir, 'extensions'),
+  xdg: join(stateDir, 'xdg'),
+});
+
+/**
+ * Installs a VSIX the way a person would (`code-server --install-extension`), into the extensions
+ * folder that startCodeServer() later uses for the same `stateDir`.
+ */
+export function installExtension(install, stateDir, vsix) {
+  const { userData, extensions, xdg } = stateFolders(stateDir);
+  const r = spawnSync(install.node, [install.entry, '--user-data-dir', userData, '--extensions-dir', extensions, '--install-extension', vsix], {
+    encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: xdg, XDG_DATA_HOME: xdg, XDG_CACHE_HOME: xdg },
+  });
+  if (r.status !== 0) throw new Error(`installing ${vsix} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+  return extensions;
+}
+
 /**
  * Starts code-server with its own user-data, extensions and XDG folders under `stateDir`.
  * `--vscode-option=enable-smoke-test-driver` matters: VS Code >= ~1.10x ignores the ?payload= that
@@ -30,9 +49,7 @@ const healthy = (port) => new Promise((resolve) => {
  * @param {{ stateDir: string, folder: string, env?: Record<string,string>, port?: number, logFile?: string }} opts
  */
 export async function startCodeServer(install, { stateDir, folder, env = {}, port, logFile }) {
-  const userData = join(stateDir, 'user-data');
-  const extensions = join(stateDir, 'extensions');
-  const xdg = join(stateDir, 'xdg');
+  const { userData, extensions, xdg } = stateFolders(stateDir);
   for (const d of [join(userData, 'User'), extensions, xdg, folder]) mkdirSync(d, { recursive: true });
   // A quiet workbench: no welcome page, tips, update checks or telemetry.
   writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({
@@ -85,8 +102,9 @@ export async function startCodeServer(install, { stateDir, folder, env = {}, por
  * The workbench URL that opens `folder` as an Extension Development Host for `extensionDevelopmentPath`,
  * and, with `extensionTestsPath`, runs that module's run() in the extension host.
  */
-export function workbenchUrl(server, { extensionDevelopmentPath, extensionTestsPath }) {
+export function workbenchUrl(server, { extensionDevelopmentPath, extensionTestsPath } = {}) {
   const remote = (p) => `vscode-remote://${server.authority}${encodeURI(p)}`;
+  if (!extensionDevelopmentPath) return `${server.origin}/?folder=${encodeURIComponent(server.folder)}`;
   const payload = [['extensionDevelopmentPath', remote(extensionDevelopmentPath)]];
   if (extensionTestsPath) payload.push(['extensionTestsPath', remote(extensionTestsPath)]);
   return `${server.origin}/?folder=${encodeURIComponent(server.folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;

@@ -9,24 +9,28 @@
 //      JSON file, and the workbench reports the end through window.codeAutomationExit(code).
 //   4. UI phase: a fresh window with the extension loaded; the Playwright cases of
 //      out/test/e2e/workbench.ui.js click through it and save screenshots to test-results/e2e/.
-//   5. test-results/e2e-summary.json = { passed, failed, cases }: one entry per named case.
+//   5. Packaged-VSIX phase: `npm run package`, `code-server --install-extension` into a fresh profile,
+//      and a plain window (no development path) in which the installed extension must activate.
+//   6. test-results/e2e-summary.json = { passed, failed, cases }: one entry per named case.
 //
-// Usage: node scripts/e2e/run.mjs [--build] [--verbose] [--keep]
+// Usage: node scripts/e2e/run.mjs [--build] [--skip-vsix] [--verbose] [--keep]
 //   --build    rebuild dist/ and out/ first (scripts/test.mjs has already built them)
+//   --skip-vsix  leave out the packaged-VSIX phase (it rebuilds dist/ for production)
 //   --verbose  echo the extension host's log and the browser console
 //   --keep     keep the run folder (user data, logs) under .cache/vscode-e2e/runs/
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import { startCodeServer, workbenchUrl } from './code-server.mjs';
+import { installExtension, startCodeServer, workbenchUrl } from './code-server.mjs';
 import { chromiumArgs, chromiumPath, paths, repoRoot } from './config.mjs';
 import { ensureVSCodeServer } from './setup.mjs';
 
 const { values: opts } = parseArgs({ options: {
   build: { type: 'boolean', default: false },
+  'skip-vsix': { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
   keep: { type: 'boolean', default: false },
 } });
@@ -136,6 +140,64 @@ async function runUiChecks(browser, server) {
   }
 }
 
+/** Runs one named case of a phase whose cases depend on each other: the first failure skips the rest. */
+async function step(suite, name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    record(suite, name, true, Date.now() - t0);
+    return true;
+  } catch (e) {
+    record(suite, name, false, Date.now() - t0, e.message);
+    return false;
+  }
+}
+
+/** Phase 3: what a user installs. The VSIX is built, installed like a person would, and must activate. */
+async function runVsixChecks(browser, install, runDir) {
+  const suite = 'packaged VSIX';
+  const vsix = join(runDir, 'memory-lane.vsix');
+  const stateDir = join(runDir, 'vsix-profile');
+  let extensionDir;
+  const packaged = await step(suite, 'npm run package produces a linux-x64 VSIX', () => {
+    const logFile = join(resultsDir, 'package.log');
+    const out = openSync(logFile, 'w');
+    const r = spawnSync('npm', ['run', 'package', '--', '--out', vsix], { cwd: repoRoot, stdio: ['ignore', out, out] });
+    closeSync(out);
+    if (r.status !== 0 || !existsSync(vsix)) throw new Error(`npm run package failed (exit ${r.status}); see ${logFile}`);
+  });
+  const installed = packaged && await step(suite, 'the VSIX installs and carries dist/, media/ and the LanceDB native binary, but no sources or tests', () => {
+    const extensions = installExtension(install, stateDir, vsix);
+    const folder = readdirSync(extensions).find((name) => name.startsWith('memory-lane.memory-lane-'));
+    if (!folder) throw new Error(`no memory-lane folder in ${extensions}`);
+    extensionDir = join(extensions, folder);
+    const has = (p) => existsSync(join(extensionDir, p));
+    const missing = ['dist/extension.js', 'dist/cli.js', 'dist/mcp.js', 'media/memory-lane.svg', 'package.json', 'LICENSE.txt',
+      'node_modules/@lancedb/lancedb/package.json', 'node_modules/@lancedb/lancedb-linux-x64-gnu/lancedb.linux-x64-gnu.node',
+      'node_modules/apache-arrow/package.json'].filter((p) => !has(p));
+    const unwanted = ['src', 'test', 'out', 'bench', 'scripts', '.cache', 'node_modules/typescript', 'node_modules/esbuild'].filter(has);
+    if (missing.length || unwanted.length) throw new Error(`missing: ${missing.join(', ') || '-'}; unwanted: ${unwanted.join(', ') || '-'}`);
+  });
+  if (!installed) return;
+  let server;
+  try {
+    await step(suite, 'the installed extension activates in a plain window: the lock monitor is in the status bar', async () => {
+      server = await startCodeServer(install, { stateDir, folder: join(runDir, 'workspace'), logFile: join(resultsDir, 'code-server-vsix.log') });
+      const { context, page } = await newPage(browser);
+      try {
+        await page.goto(workbenchUrl(server));
+        await page.locator('.part.statusbar .statusbar-item', { hasText: 'Memory Lane: idle' }).first().waitFor({ timeout: 60_000 });
+        await page.locator('.part.activitybar .action-item .action-label[aria-label^="Memory Lane"]').first().waitFor();
+        await screenshotter(page)('installed-vsix.png');
+      } finally {
+        await context.close();
+      }
+    });
+  } finally {
+    await server?.stop();
+  }
+}
+
 async function main() {
   rmSync(resultsDir, { recursive: true, force: true });
   rmSync(summaryFile, { force: true });
@@ -162,6 +224,7 @@ async function main() {
     browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs], headless: true });
     await runExtensionHostTests(browser, server);
     await runUiChecks(browser, server);
+    if (!opts['skip-vsix']) await runVsixChecks(browser, install, runDir);
   } finally {
     await cleanup();
   }

@@ -20,6 +20,7 @@ try {
   await page.locator('.part.sidebar .pane-header', { hasText: /locks & upgrades/i }).first().waitFor();
   await page.locator('.part.statusbar .statusbar-item', { hasText: 'Memory Lane' }).first().waitFor();
   await page.mouse.move(640, 400); // no hover tooltip in the picture
+  await page.waitForTimeout(1000);
   await page.screenshot({ path: out });
   console.log(`saved ${out}`);
 } finally {
