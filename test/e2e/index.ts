@@ -6,7 +6,7 @@ import { runDeclaredTests } from './runner';
 import './extension.e2e';
 
 // Bundled to out/test/e2e/index.js, so the repository root is three folders up.
-const defaultResults = join(__dirname, '..', '..', '..', 'test-results', 'e2e-extension-host.json');
+const defaultResults = join(__dirname, '..', '..', '..', 'test-results', 'e2e', 'extension-host.json');
 
 export async function run(): Promise<void> {
   const report = await runDeclaredTests(process.env.MEMORY_LANE_E2E_RESULTS ?? defaultResults, {

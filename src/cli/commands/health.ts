@@ -26,14 +26,25 @@ export function registerHealthCommands(program: Command, run: Run): void {
 
   program.command('verify')
     .description('checks every row: duplicate ids, bad vectors, unreadable metadata, torn rows (exit 1 when not ok)')
-    .action(run(async (ctx) => {
-      const report = await (await ctx.openStore()).verify();
+    .option('--repair', 'fix what is safe: duplicate ids keep the newest revision; locks of provably dead processes are removed')
+    .action((options: { repair?: boolean }) => run(async (ctx) => {
+      const store = await ctx.openStore();
+      if (options.repair) {
+        const repaired = await store.repair();
+        ctx.out.result({ ...repaired.remaining, actions: repaired.actions }, (r) => [
+          ...(r.actions.length ? r.actions.map((a) => `repaired: ${a.detail}`) : ['nothing needed repair']),
+          r.ok ? `ok: ${r.rows} rows` : `still NOT OK: ${r.badVectors.length} bad vectors, ${r.badMetadata.length} unreadable metadata, ${r.duplicateIds.length} duplicate ids (left for a person: they may hold data)`,
+        ].join('\n'));
+        if (!repaired.remaining.ok) process.exitCode = 1;
+        return;
+      }
+      const report = await store.verify();
       ctx.out.result(report, (r) => r.ok
         ? `ok: ${r.rows} rows, no duplicates, no bad vectors, no unreadable metadata`
         : [`NOT OK (${r.rows} rows)`, `duplicate ids: ${r.duplicateIds.join(', ') || 'none'}`, `bad vectors: ${r.badVectors.join(', ') || 'none'}`,
           `unreadable metadata: ${r.badMetadata.join(', ') || 'none'}`, `torn rows: ${r.tornRows.length}`].join('\n'));
       if (!report.ok) process.exitCode = 1;
-    }));
+    })());
 
   program.command('lock-status')
     .description('who holds the store lock right now (no lock is taken)')

@@ -171,6 +171,30 @@ export class StoreLock {
     return { held: true, holder: owner, ...(stale !== undefined ? { stale } : {}) };
   }
 
+  /**
+   * For `verify --repair`: removes a lock and owner record left by a process that is provably dead
+   * (same host, pid gone), and an owner record with no lock behind it. Never touches a live holder
+   * or one on another host. Returns what it did.
+   */
+  async clearDeadHolder(): Promise<string[]> {
+    const owner = await this.readOwner();
+    if (!owner) return [];
+    const provablyDead = owner.host === HOST && owner.pid !== process.pid && !isPidAlive(owner.pid);
+    const lockExists = await fs.stat(this.lockDir).then(() => true, () => false);
+    if (lockExists) {
+      return provablyDead && (await this.recoverIfHolderDead(owner)) ? [`removed the lock left by dead pid ${owner.pid} ("${owner.label}")`] : [];
+    }
+    if (provablyDead) {
+      // Without a lock folder the record describes nobody, and its writer is gone: nothing can race us.
+      const again = await this.readOwner();
+      if (again?.token === owner.token && !(await fs.stat(this.lockDir).then(() => true, () => false))) {
+        await fs.rm(this.ownerPath, { force: true });
+        return [`removed an orphaned owner record of pid ${owner.pid} on ${owner.host}`];
+      }
+    }
+    return [];
+  }
+
   async readOwner(): Promise<LockOwnerRecord | undefined> {
     try {
       const parsed = JSON.parse(await fs.readFile(this.ownerPath, 'utf8')) as Partial<LockOwnerRecord>;

@@ -169,6 +169,12 @@ export class WriteQueue<I, R> {
     } finally {
       this.inFlight = false;
       this.fireDepth();
+      // One timer-driven drain can stand for several background submits made during the yield
+      // pause; if intents are still pending and no drain is queued, queue one, or they would wait
+      // for the next unrelated submit (forever, in a process that writes nothing else).
+      if (this.pending.length > 0 && this.queue.size === 0) {
+        void this.queue.add(() => this.drainOnce(), { priority: this.pending.some((p) => p.options.priority === 'interactive') ? PRIORITY_RANK.interactive : PRIORITY_RANK.background });
+      }
     }
   }
 

@@ -71,7 +71,8 @@ export interface CommitEvent {
 type StoreIntent =
   | { kind: 'upsert'; inserts: MemoryRecord[]; patches: MemoryPatch[] }
   | { kind: 'delete'; ids: string[] }
-  | { kind: 'maintenance'; reason: string };
+  | { kind: 'maintenance'; reason: string }
+  | { kind: 'repair' };
 
 interface UpsertOutcome {
   inserts: InsertResult[];
@@ -263,6 +264,36 @@ export class MemoryStore implements Disposable {
     return this.maintenancePending;
   }
 
+  /**
+   * Fixes what can be fixed safely and reports every action: duplicate ids keep their newest
+   * revision (older copies removed in one commit, so the id never disappears for readers); a lock
+   * or owner record left by a process that is provably dead (same host, pid gone) is removed.
+   * Unreadable metadata and bad vectors are reported, not touched: they may still hold user data.
+   */
+  async repair(): Promise<RepairReport> {
+    const lockActions = await this.lock.clearDeadHolder();
+    const duplicates = (await this.queue.submit({ kind: 'repair' }, { priority: 'background', label: 'repair duplicates', groupKey: 'repair' })) as RepairAction[];
+    const report = await this.verify();
+    return { actions: [...lockActions.map((a) => ({ kind: 'lock' as const, detail: a })), ...duplicates], remaining: report };
+  }
+
+  /** Under the lock: for each duplicated id keep the copy with the highest rev (then newest), delete the rest by row id. */
+  private async removeDuplicateCopies(): Promise<RepairAction[]> {
+    const rows = (await this._table.query().select(['id', 'rev', 'updated_at']).withRowId().toArray()) as RawRow[];
+    const byIdRows = new Map<string, RawRow[]>();
+    for (const r of rows) byIdRows.set(String(r.id), [...(byIdRows.get(String(r.id)) ?? []), r]);
+    const actions: RepairAction[] = [];
+    const doomed: bigint[] = [];
+    for (const [id, copies] of byIdRows) {
+      if (copies.length < 2) continue;
+      copies.sort((a, b) => Number(b.rev) - Number(a.rev) || Number(b.updated_at) - Number(a.updated_at));
+      doomed.push(...copies.slice(1).map((c) => BigInt(c._rowid as bigint)));
+      actions.push({ kind: 'duplicate', detail: `kept rev ${Number(copies[0]!.rev)} of ${JSON.stringify(id)}, removed ${copies.length - 1} older ${copies.length - 1 === 1 ? 'copy' : 'copies'}` });
+    }
+    if (doomed.length > 0) await this._table.delete(`_rowid IN (${doomed.join(', ')})`);
+    return actions;
+  }
+
   /** Waits until every write submitted so far is committed or failed (shutdown, tests). */
   whenIdle(): Promise<void> {
     return this.queue.whenIdle();
@@ -361,6 +392,10 @@ export class MemoryStore implements Disposable {
 
   private async commitGroup(intents: readonly StoreIntent[], lease: LockLease): Promise<Settled<unknown>[]> {
     const kind = intents[0]!.kind;
+    if (kind === 'repair') {
+      const actions = await this.removeDuplicateCopies();
+      return intents.map(() => ({ ok: true, value: actions }));
+    }
     if (kind === 'maintenance') {
       const report = await runMaintenance(this._table, this.maintenanceOptions, this.log);
       this.commitsSinceMaintenance = 0;
@@ -638,6 +673,17 @@ export class MemoryStore implements Disposable {
     this._onDeadLetter.dispose();
     try { this._table.close(); this.db.close(); } catch { /* already closed */ }
   }
+}
+
+export interface RepairAction {
+  kind: 'duplicate' | 'lock';
+  detail: string;
+}
+
+export interface RepairReport {
+  actions: RepairAction[];
+  /** What verify says after the repair (unreadable metadata and bad vectors are left for a person). */
+  remaining: VerifyReport;
 }
 
 export interface VerifyReport {

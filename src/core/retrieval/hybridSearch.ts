@@ -1,0 +1,172 @@
+import { MatchQuery } from '@lancedb/lancedb';
+import { cosine } from '../embedding/embedder';
+import { errorMessage } from '../errors';
+import { nullLogger, type Logger } from '../log';
+import type { MemoryStore } from '../store/memoryStore';
+import { fromRawRow, type MemoryRecord, type RawRow } from '../store/schema';
+import { sqlInList } from '../store/sql';
+import { DEFAULT_RANKING_WEIGHTS, diversify, importanceFactor, normalizedRrf, reciprocalRankFusion, recencyFactor, type RankingWeights, type Why } from './fusion';
+import { bm25Rank } from './lexicalFallback';
+
+/** `hybrid` (default) fuses both retrievers; `vector` and `fts` run one alone (diagnostics, quality tests). */
+export type RecallMode = 'hybrid' | 'vector' | 'fts';
+
+export interface HybridQuery {
+  /** The query text (full-text side). */
+  text: string;
+  /** The query embedding; undefined when no usable embedder is available (full-text only). */
+  vector: number[] | undefined;
+  /** Only memories in these scopes; undefined = every scope. */
+  scopes?: readonly string[];
+  /** Only memories in these categories; undefined = all. */
+  categories?: readonly string[];
+  limit: number;
+  mode?: RecallMode;
+  /** Drop results whose final score is below this (0..1). */
+  minScore?: number;
+  /**
+   * Relevance floor for memories only the vector side found: below this cosine they are noise
+   * (every query has *some* nearest neighbour). Full-text matches always pass: they share a word.
+   */
+  minSimilarity?: number;
+  /** Candidates fetched from each retriever (default max(3 × limit, 20), at most 200). */
+  candidates?: number;
+  /** Near-duplicate demotion; `false` turns it off. */
+  diversity?: { threshold: number; demotion: number } | false;
+  weights?: RankingWeights;
+  /** Clock for recency (tests). */
+  now?: number;
+}
+
+export interface HybridHit {
+  record: MemoryRecord;
+  /** Final score in (0, 1]: fused rank relevance × recency × importance (× demotion). */
+  score: number;
+  /** Cosine similarity between the query and the memory (0 when there is no query vector). */
+  similarity: number;
+  why: Why;
+  ranks: { vector?: number; fts?: number };
+  /** True when pushed down as a near-duplicate of a higher result. */
+  demoted: boolean;
+}
+
+export interface HybridResult {
+  hits: HybridHit[];
+  /** The mode that actually ran (hybrid degrades to one side when the other is unavailable). */
+  mode: RecallMode;
+  /** Why the search ran degraded, if it did (no FTS index yet, no embedder, …). */
+  notes: string[];
+  ms: { vector: number; fts: number; total: number };
+}
+
+/** Above this many candidate rows, the no-index lexical fallback is skipped (the index is on its way). */
+const LEXICAL_FALLBACK_MAX_ROWS = 5000;
+const COLUMNS = ['id', 'text', 'vector', 'category', 'scope', 'importance', 'created_at', 'updated_at', 'rev', 'metadata'];
+
+/** SQL filter for scopes and categories; every value goes through `sqlString` (via sqlInList). */
+export function recallFilter(scopes: readonly string[] | undefined, categories: readonly string[] | undefined): string | undefined {
+  const parts: string[] = [];
+  if (scopes) parts.push(scopes.length ? `scope IN ${sqlInList(scopes, 'scope')}` : 'false');
+  if (categories) parts.push(categories.length ? `category IN ${sqlInList(categories, 'category')}` : 'false');
+  return parts.length ? parts.join(' AND ') : undefined;
+}
+
+function isMissingFtsIndex(err: unknown): boolean {
+  return /INVERTED index|full text search unless|no inverted index|fts index/i.test(errorMessage(err));
+}
+
+/**
+ * Hybrid retrieval over a store's table: LanceDB vector search and full-text (BM25) search run in
+ * parallel with the same scope/category prefilter, are fused with RRF, then weighted by recency
+ * and importance, gated by relevance, diversified, and cut to the limit. Read-only: takes no lock.
+ */
+export class HybridSearch {
+  constructor(private readonly store: MemoryStore, private readonly log: Logger = nullLogger) {}
+
+  async search(q: HybridQuery): Promise<HybridResult> {
+    const started = performance.now();
+    const notes: string[] = [];
+    const limit = Math.max(0, Math.floor(q.limit));
+    const k = Math.min(200, Math.max(q.candidates ?? 3 * limit, 20));
+    const filter = recallFilter(q.scopes, q.categories);
+    let mode: RecallMode = q.mode ?? 'hybrid';
+    const hasVector = !!q.vector && q.vector.some((x) => x !== 0);
+    if (!hasVector && mode !== 'fts') {
+      notes.push(q.vector ? 'the query has no embeddable content; full-text search only' : 'no usable embedder for this store; full-text search only');
+      mode = 'fts';
+    }
+    if (limit === 0) return { hits: [], mode, notes, ms: { vector: 0, fts: 0, total: 0 } };
+
+    const ms = { vector: 0, fts: 0, total: 0 };
+    const timed = async <T>(side: 'vector' | 'fts', fn: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      try { return await fn(); } finally { ms[side] = performance.now() - t0; }
+    };
+    const [vectorRows, ftsRows] = await Promise.all([
+      mode === 'fts' ? undefined : timed('vector', () => this.vectorCandidates(q.vector!, filter, k)),
+      mode === 'vector' ? undefined : timed('fts', () => this.ftsCandidates(q.text, filter, k, notes)),
+    ]);
+    if (mode === 'hybrid' && ftsRows === undefined) mode = 'vector';
+
+    const records = new Map<string, MemoryRecord>();
+    for (const row of [...(vectorRows ?? []), ...(ftsRows ?? [])]) if (!records.has(row.id)) records.set(row.id, row);
+    const fused = reciprocalRankFusion({ vector: vectorRows?.map((r) => r.id), fts: ftsRows?.map((r) => r.id) });
+    const listsSearched = (vectorRows ? 1 : 0) + (ftsRows ? 1 : 0);
+    const now = q.now ?? Date.now();
+    const weights = q.weights ?? DEFAULT_RANKING_WEIGHTS;
+    const minSimilarity = q.minSimilarity ?? 0;
+
+    const scored = fused.flatMap((f) => {
+      const record = records.get(f.id)!;
+      const similarity = hasVector && record.vector.length === q.vector!.length ? cosine(q.vector!, record.vector) : 0;
+      if (!f.ranks.fts && similarity < minSimilarity) return [];
+      const age = now - Math.max(record.updated_at, record.created_at);
+      const score = normalizedRrf(f.rrf, listsSearched) * recencyFactor(age, weights) * importanceFactor(record.importance, weights);
+      return [{ id: f.id, record, vector: record.vector, score, similarity, why: f.why, ranks: f.ranks }];
+    }).sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+
+    const ranked = q.diversity === false
+      ? scored.slice(0, limit).map((s) => ({ ...s, demoted: false }))
+      : diversify(scored, limit, q.diversity?.threshold ?? 0.92, q.diversity?.demotion ?? 0.5);
+    const hits = ranked
+      .filter((h) => h.score >= (q.minScore ?? 0))
+      .map((h): HybridHit => ({ record: h.record, score: h.score, similarity: h.similarity, why: h.why, ranks: h.ranks, demoted: h.demoted }));
+    ms.total = performance.now() - started;
+    return { hits, mode, notes, ms };
+  }
+
+  private async vectorCandidates(vector: number[], filter: string | undefined, k: number): Promise<MemoryRecord[]> {
+    let query = this.store.table.query().nearestTo(vector).distanceType('cosine').select(COLUMNS).limit(k);
+    if (filter) query = query.where(filter);
+    return ((await query.toArray()) as RawRow[]).map(fromRawRow);
+  }
+
+  /**
+   * BM25 through LanceDB's FTS index. `MatchQuery` treats the text as plain words (no query
+   * syntax), so quotes, colons, AND/OR or SQL in a query are just words. Rows appended since the
+   * index was built are still searched (LanceDB scans unindexed fragments). With no index at all
+   * yet, small tables are ranked by the TypeScript BM25 fallback; returns undefined when full-text
+   * search is unavailable.
+   */
+  private async ftsCandidates(text: string, filter: string | undefined, k: number, notes: string[]): Promise<MemoryRecord[] | undefined> {
+    try {
+      let query = this.store.table.query().fullTextSearch(new MatchQuery(text, 'text')).select(COLUMNS).limit(k);
+      if (filter) query = query.where(filter);
+      return ((await query.toArray()) as RawRow[]).map(fromRawRow);
+    } catch (err) {
+      if (!isMissingFtsIndex(err)) throw err;
+    }
+    const rows = await this.store.count(filter);
+    if (rows > LEXICAL_FALLBACK_MAX_ROWS) {
+      notes.push(`no full-text index yet on ${rows} rows; vector search only until background maintenance builds it`);
+      this.log.debug(`recall: FTS index missing on ${rows} rows; vector only`);
+      return undefined;
+    }
+    notes.push('no full-text index yet; ranked words in memory (BM25 fallback)');
+    const docs = (await this.store.rows(filter, { columns: ['id', 'text'] })).map((r) => ({ id: String(r.id), text: String(r.text ?? '') }));
+    const top = bm25Rank(text, docs, k);
+    if (top.length === 0) return [];
+    const found = await this.store.getMany(top.map((t) => t.id));
+    return top.map((t) => found.get(t.id)).filter((r): r is MemoryRecord => !!r);
+  }
+}
