@@ -63,13 +63,14 @@ export function foldText(text: string): string {
   return text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
 }
 
-/** Splits `getUserById` → get User By Id, `HTTPServer` → HTTP Server, `v2beta` → v 2 beta. */
+/**
+ * Splits `getUserById` → get User By Id, `HTTPServer` → HTTP Server. Letters and digits stay
+ * together: `k8s`, `i18n`, `ec2`, `node20` are names, not two words.
+ */
 function splitIdentifier(raw: string): string[] {
   const spaced = raw
     .replace(/([\p{Ll}\p{N}])(\p{Lu})/gu, '$1 $2')
-    .replace(/(\p{Lu})(\p{Lu}\p{Ll})/gu, '$1 $2')
-    .replace(/(\p{L})(\p{N})/gu, '$1 $2')
-    .replace(/(\p{N})(\p{L})/gu, '$1 $2');
+    .replace(/(\p{Lu})(\p{Lu}\p{Ll})/gu, '$1 $2');
   return spaced.split(' ').filter(Boolean);
 }
 

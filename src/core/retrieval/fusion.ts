@@ -4,10 +4,10 @@ import { cosine } from '../embedding/embedder';
  * Reciprocal Rank Fusion (Cormack, Clarke & Büttcher, SIGIR 2009): score(d) = Σ 1 / (k + rank).
  *
  * Why RRF and not a weighted sum of scores: the two lists speak different units. BM25 scores are
- * unbounded and shift with the corpus (document count, average length), cosine distances depend on
- * the embedder (the local hashing embedder's related texts sit near 0.3, OpenAI's near 0.6), so any
- * fixed weight is mis-calibrated for one of them and drifts as the store grows or the user switches
- * embedders. RRF uses only ranks, needs no calibration, and rewards a memory both retrievers agree
+ * unbounded and shift with the corpus (document count, average length), cosine similarities depend
+ * on the embedder (the local hashing embedder puts related memories around 0.2–0.6 and noise around
+ * 0.1–0.18; OpenAI's ada-002 puts nearly every pair above 0.7), so any fixed weight is mis-calibrated
+ * for one of them and drifts as the store grows or the user switches embedders. RRF uses only ranks, needs no calibration, and rewards a memory both retrievers agree
  * on — exactly the "why: both" case. k = 60 is the paper's value; it keeps the head of each list
  * from dominating.
  */

@@ -110,19 +110,28 @@ export class HybridSearch {
 
     const records = new Map<string, MemoryRecord>();
     for (const row of [...(vectorRows ?? []), ...(ftsRows ?? [])]) if (!records.has(row.id)) records.set(row.id, row);
-    const fused = reciprocalRankFusion({ vector: vectorRows?.map((r) => r.id), fts: ftsRows?.map((r) => r.id) });
+    const similarities = new Map<string, number>();
+    const similarityOf = (r: MemoryRecord) => {
+      let s = similarities.get(r.id);
+      if (s === undefined) similarities.set(r.id, (s = hasVector && r.vector.length === q.vector!.length ? cosine(q.vector!, r.vector) : 0));
+      return s;
+    };
+    // Every query has *some* nearest neighbours. Below the relevance floor they are noise, and noise
+    // must not count as "agreement" in the fusion (it would lift weak full-text hits over a strong
+    // vector-only hit), so the vector list is cut at the floor before fusing.
+    const minSimilarity = q.minSimilarity ?? 0;
+    const vectorList = vectorRows?.filter((r) => similarityOf(r) >= minSimilarity).map((r) => r.id);
+    const fused = reciprocalRankFusion({ vector: vectorList, fts: ftsRows?.map((r) => r.id) });
     const listsSearched = (vectorRows ? 1 : 0) + (ftsRows ? 1 : 0);
     const now = q.now ?? Date.now();
     const weights = q.weights ?? DEFAULT_RANKING_WEIGHTS;
-    const minSimilarity = q.minSimilarity ?? 0;
 
-    const scored = fused.flatMap((f) => {
+    const scored = fused.map((f) => {
       const record = records.get(f.id)!;
-      const similarity = hasVector && record.vector.length === q.vector!.length ? cosine(q.vector!, record.vector) : 0;
-      if (!f.ranks.fts && similarity < minSimilarity) return [];
+      const similarity = similarityOf(record);
       const age = now - Math.max(record.updated_at, record.created_at);
       const score = normalizedRrf(f.rrf, listsSearched) * recencyFactor(age, weights) * importanceFactor(record.importance, weights);
-      return [{ id: f.id, record, vector: record.vector, score, similarity, why: f.why, ranks: f.ranks }];
+      return { id: f.id, record, vector: record.vector, score, similarity, why: f.why, ranks: f.ranks };
     }).sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
 
     const ranked = q.diversity === false

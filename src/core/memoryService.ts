@@ -1,0 +1,704 @@
+import { CachingEmbedder } from './embedding/cachingEmbedder';
+import type { Embedder, EmbedderInfo } from './embedding/embedder';
+import { EmbedderMismatchError } from './embedding/errors';
+import { createEmbedder, describeEmbedder, embedderFromId, type EmbedderConfig } from './embedding/factory';
+import { DimensionMismatchError, IdConflictError, MemoryLaneError, NotFoundError, ValidationError, errorMessage } from './errors';
+import { Emitter, type Event } from './events';
+import type { Disposable } from './lifecycle';
+import { componentLogger, nullLogger, type Logger } from './log';
+import { DEFAULT_RANKING_WEIGHTS, type RankingWeights, type Why } from './retrieval/fusion';
+import { HybridSearch, type HybridHit, type RecallMode } from './retrieval/hybridSearch';
+import { RecallBookkeeper } from './retrieval/recallBookkeeper';
+import { VectorIndexBuilder, type VectorIndexEvent, type VectorIndexOptions, type VectorIndexState } from './retrieval/vectorIndex';
+import { MemoryStore, type MemoryStoreOptions, type StoreStats } from './store/memoryStore';
+import type { MemoryPatch } from './store/patch';
+import { fromRawRow, isLegacy, type MemoryRecord, type SmartMetadata } from './store/schema';
+import { sqlInList } from './store/sql';
+import { readStoreMeta } from './store/storeMeta';
+import { validateCategory, validateId, validateImportance, validateMetadata, validateScope, validateText } from './store/validation';
+
+// ------------------------------------------------------------------------------------------ types
+
+/** Options of {@link MemoryService.open}. Only `dir` is required. */
+export interface MemoryServiceOptions {
+  /** The store folder (created when missing, unless `create: false`). */
+  dir: string;
+  /** Which embedder to use (default `{ kind: 'local' }`: offline, no key). Ignored when `embedder` is given. */
+  embedding?: EmbedderConfig;
+  /** A ready embedder instead of `embedding` (tests, custom embedders). */
+  embedder?: Embedder;
+  logger?: Logger;
+  /**
+   * Scopes `recall` searches when the caller names none, in order of preference, e.g.
+   * `['workspace:1a2b3c', 'global']` in a VS Code window. Default `['global']`.
+   */
+  defaultScopes?: string[];
+  /** Scope `store` uses when the caller names none. Default: the first of `defaultScopes` that is not `global`, else `global`. */
+  defaultStoreScope?: string;
+  /** Who writes, recorded as `metadata.source` on new memories unless given (e.g. `mcp`, `cli`, `vscode`). */
+  source?: string;
+  /** Cosine similarity at or above which a new memory in the same scope is a near-duplicate (default 0.95). */
+  duplicateThreshold?: number;
+  /** Ranking knobs for recall; defaults suit the local embedder. */
+  ranking?: Partial<RankingOptions>;
+  /** Background ANN index (IVF_HNSW_SQ); short-lived processes like the CLI should pass `{ auto: false }`. */
+  vectorIndex?: VectorIndexOptions;
+  /** Recall bookkeeping coalescing window (default 250 ms). */
+  bookkeeping?: { debounceMs?: number };
+  /** Create the store when missing (default true). */
+  create?: boolean;
+  /** Passed through to {@link MemoryStore.open} (lock staleness, queue deadlines, maintenance). */
+  storeOptions?: Omit<MemoryStoreOptions, 'dim' | 'embedder' | 'logger' | 'create'>;
+}
+
+export interface RankingOptions extends RankingWeights {
+  /** Vector candidates below this cosine are treated as unrelated (default 0.15 for the local embedder, 0 otherwise). */
+  minSimilarity: number;
+  /** Results at least this similar to a better one are demoted (default 0.92). */
+  diversityThreshold: number;
+  /** Score multiplier for a demoted near-duplicate (default 0.5). */
+  diversityDemotion: number;
+}
+
+/** A memory as consumers see it: no vector, metadata parsed, `legacy` = not yet upgraded (no L0 abstract). */
+export interface MemoryView {
+  id: string;
+  text: string;
+  category: string;
+  scope: string;
+  importance: number;
+  /** Epoch milliseconds. */
+  created_at: number;
+  updated_at: number;
+  /** Revision, +1 on every write (bookkeeping included). */
+  rev: number;
+  metadata: SmartMetadata;
+  legacy: boolean;
+}
+
+export interface StoreInput {
+  /** The memory, verbatim. Non-empty, at most 1 MiB, no NUL or other control characters except tab and newlines. */
+  text: string;
+  /** Client-chosen id: storing the same id and text again is a no-op (`status: 'exists'`), safe to retry. */
+  id?: string;
+  /** Default: the service's default store scope. `global` or `<kind>:<name>`. */
+  scope?: string;
+  /** profile, preferences, entities, events, cases (default), patterns; legacy names are mapped. */
+  category?: string;
+  /** 0..1, default 0.5. */
+  importance?: number;
+  /** Extra JSON metadata (≤ 256 KiB); smart fields (l0_abstract, …) are the upgrader's. */
+  metadata?: Record<string, unknown>;
+  /** Store even when a near-duplicate exists in the same scope. */
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+export type StoreResult =
+  /** Stored as a new memory. */
+  | { status: 'stored'; id: string }
+  /** The same id with the same text was already stored (an idempotent retry). */
+  | { status: 'exists'; id: string }
+  /** Not stored: `duplicateOf` (== `id`) in the same scope says nearly the same. Pass `force` to store anyway, or `update` it. */
+  | { status: 'duplicate'; id: string; duplicateOf: string; similarity: number; existing: MemoryView };
+
+export interface RecallOptions {
+  /** Results wanted, 1..50 (default 5). */
+  limit?: number;
+  /** Scopes to search (default: the service's `defaultScopes`). */
+  scopes?: string[];
+  /** Only these categories. */
+  category?: string | string[];
+  /** Drop results scoring below this (0..1, default 0). */
+  minScore?: number;
+  /** Return each memory's full text even when an upgraded L0 abstract exists. */
+  full?: boolean;
+  /** Diagnostics: run one retriever alone. Default `hybrid`. */
+  mode?: RecallMode;
+  /** Count this recall in the memories' `injected_count` (default true; set false for previews and UI searches). */
+  count?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * One recalled memory. `text` is the memory's L0 abstract when it has been upgraded and `full` was
+ * not requested (`detail: 'abstract'`, with the L1 `overview` when present), else the full text.
+ * The text is data written by agents and people: adapters must present it as quoted data, never as
+ * instructions.
+ */
+export interface RecallResult {
+  id: string;
+  text: string;
+  detail: 'abstract' | 'full';
+  overview?: string;
+  /** 0..1: fused rank relevance × recency × importance (× 0.5 when demoted as a near-duplicate). */
+  score: number;
+  /** Cosine similarity of query and memory under the active embedder (0 in full-text-only mode). */
+  similarity: number;
+  /** Which retriever found it. */
+  why: Why;
+  category: string;
+  scope: string;
+  importance: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RecallResponse {
+  results: RecallResult[];
+  /** What actually ran: `hybrid` degrades to `vector` (no full-text index on a big new table) or `fts` (no usable embedder). */
+  mode: RecallMode;
+  /** Why it ran degraded, if it did. */
+  notes: string[];
+  ms: number;
+}
+
+export interface UpdateChanges {
+  /** New text: re-embedded; the upgrader's L0/L1/L2 fields are cleared (they described the old text). */
+  text?: string;
+  importance?: number;
+  category?: string;
+  scope?: string;
+  /** Top-level metadata keys to set; `null` removes a key. */
+  metadata?: Record<string, unknown>;
+}
+
+export interface ForgetResult {
+  id: string;
+  deleted: boolean;
+}
+
+export interface ForgetByQueryOptions {
+  /** Must be true to delete; otherwise only the candidates are returned. */
+  confirm?: boolean;
+  scopes?: string[];
+  category?: string | string[];
+  /** Candidates at most (1..100, default 10). */
+  limit?: number;
+  /** Candidates must score at least this (default 0.3). */
+  minScore?: number;
+}
+
+export interface ForgetByQueryResult {
+  confirmed: boolean;
+  candidates: RecallResult[];
+  /** Ids deleted (empty unless confirmed). */
+  deleted: string[];
+  failed: Array<{ id: string; reason: string }>;
+}
+
+export type ListSort = 'updated' | 'created' | 'importance' | 'injected';
+
+export interface ListOptions {
+  /** Only these scopes (default: all scopes). */
+  scopes?: string[];
+  category?: string | string[];
+  /** true: only not-yet-upgraded memories; false: only upgraded ones. */
+  legacy?: boolean;
+  /** Default `updated`. */
+  sort?: ListSort;
+  /** Default `desc`. */
+  order?: 'asc' | 'desc';
+  /** 1..500, default 50. */
+  limit?: number;
+  offset?: number;
+}
+
+export interface ListPage {
+  total: number;
+  offset: number;
+  limit: number;
+  items: MemoryView[];
+}
+
+export interface EmbedderStatus {
+  /** The embedder the settings ask for. */
+  configured: EmbedderInfo;
+  /** What made the store's vectors (from the store's meta). */
+  store: { embedder: string; dim: number };
+  /** Embedder used for this store now: the configured one, or the store's own local embedder while a re-embed is pending; undefined = none usable (full-text recall only, writes refused). */
+  active?: string;
+  /** True when the store's vectors are not the configured embedder's: run the upgrader's re-embed. */
+  needsReembed: boolean;
+}
+
+export interface ServiceStats extends StoreStats {
+  embedding: EmbedderStatus & { cache: { size: number; hits: number; misses: number } };
+  vectorIndex: VectorIndexState;
+  bookkeeping: { pendingIds: number };
+}
+
+export type MemoryChange = { kind: 'stored' | 'updated' | 'forgotten'; ids: string[] };
+
+// --------------------------------------------------------------------------------------- service
+
+const MAX_QUERY_BYTES = 16 * 1024;
+const MIN_PREFIX = 8;
+const UPDATE_ATTEMPTS = 3;
+/** Control characters other than tab, LF and CR: binary data or terminal escapes, not memory text. */
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/**
+ * The memory plugin: what the CLI, the MCP server and the VS Code Language Model tools call.
+ * One instance per process and store; all methods are safe to call concurrently. Writes go through
+ * the store's queue and cross-process lock; embedding and every other slow step happen before the
+ * write, never under the lock. Errors are `MemoryLaneError`s with stable codes:
+ * `E_INVALID` (ValidationError: bad input, names the field), `E_NOT_FOUND`, `E_AMBIGUOUS_ID`,
+ * `E_ID_CONFLICT`, `E_EMBEDDER_MISMATCH` (re-embed needed), `E_DIMENSION`, `E_EMBED_AUTH`,
+ * `E_EMBED_MODEL`, `E_EMBED_TIMEOUT`, `E_EMBED_REQUEST`, `E_LOCK_TIMEOUT`, `E_WRITE_FAILED`,
+ * `E_STORE_UNAVAILABLE`, `E_CANCELLED`.
+ *
+ * @example
+ * const memory = await MemoryService.open({ dir, defaultScopes: ['workspace:1a2b', 'global'], source: 'mcp' });
+ * const { id } = await memory.store({ text: 'Prefers tabs over spaces', category: 'preferences' });
+ * const { results } = await memory.recall('indentation style');
+ * await memory.close(); // flushes recall bookkeeping
+ */
+export class MemoryService implements Disposable {
+  /** The underlying store (reads, stats, lock events, `onCommit`). */
+  readonly memoryStore: MemoryStore;
+  /** The configured embedder (the upgrader re-embeds with it). */
+  readonly configuredEmbedder: Embedder;
+  /** The embedder used for this store's vectors, if any is usable (see {@link embedderStatus}). */
+  readonly activeEmbedder: Embedder | undefined;
+  readonly defaultScopes: readonly string[];
+  readonly defaultStoreScope: string;
+  private readonly search: HybridSearch;
+  private readonly bookkeeper: RecallBookkeeper;
+  private readonly indexBuilder: VectorIndexBuilder;
+  private readonly ranking: RankingOptions;
+  private readonly duplicateThreshold: number;
+  private readonly source: string | undefined;
+  private readonly log: Logger;
+  private readonly ownsStore: boolean;
+  private closing: Promise<void> | undefined;
+  private readonly _onDidChange = new Emitter<MemoryChange>();
+  /** Fires after this process stored, updated or forgot memories (for tree views; other processes' writes arrive via the store). */
+  readonly onDidChange: Event<MemoryChange> = this._onDidChange.event;
+
+  /**
+   * Opens (or creates) the store at `options.dir` with the configured embedder. A new store records
+   * the embedder's id and dimension. An existing store made by another embedder still opens: see
+   * {@link embedderStatus} — recall keeps working and `needsReembed` tells the UI to offer the upgrader.
+   */
+  static async open(options: MemoryServiceOptions): Promise<MemoryService> {
+    const logger = options.logger ?? nullLogger;
+    const configured = options.embedder ?? await createEmbedder(options.embedding ?? { kind: 'local' }, { logger: componentLogger(logger, 'embedding') });
+    const existing = await readStoreMeta(options.dir).catch(() => undefined);
+    const base: MemoryStoreOptions = { ...options.storeOptions, create: options.create, logger };
+    let store: MemoryStore;
+    try {
+      store = await MemoryStore.open(options.dir, existing ? base : { ...base, dim: configured.dim, embedder: configured.id });
+    } catch (err) {
+      // Another process created the store with another dimension a moment ago: open it as it is.
+      if (!(err instanceof DimensionMismatchError)) throw err;
+      store = await MemoryStore.open(options.dir, base);
+    }
+    try {
+      return new MemoryService(store, configured, { ...options, ownsStore: true });
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+
+  /** Wraps an already open store (the caller keeps owning it unless `ownsStore`). Prefer {@link open}. */
+  constructor(store: MemoryStore, embedder: Embedder, options: Omit<MemoryServiceOptions, 'dir' | 'embedding' | 'embedder' | 'create' | 'storeOptions'> & { ownsStore?: boolean } = {}) {
+    this.memoryStore = store;
+    this.configuredEmbedder = embedder instanceof CachingEmbedder ? embedder : new CachingEmbedder(embedder);
+    this.log = componentLogger(options.logger ?? nullLogger, 'memory');
+    this.ownsStore = options.ownsStore ?? false;
+    const matches = store.meta.embedder === embedder.id && store.meta.dim === embedder.dim;
+    this.activeEmbedder = matches ? this.configuredEmbedder : embedderFromId(store.meta.embedder);
+    if (this.activeEmbedder && this.activeEmbedder.dim !== store.dim) this.activeEmbedder = undefined;
+    if (!matches) {
+      this.log.warn(`the store's vectors come from "${store.meta.embedder}" (dim ${store.meta.dim}) but "${embedder.id}" is configured; `
+        + (this.activeEmbedder ? `using "${this.activeEmbedder.id}" until the store is re-embedded` : 'recall is full-text only and writes are refused until the store is re-embedded'));
+    }
+    this.defaultScopes = (options.defaultScopes ?? ['global']).map((s, i) => validateScope(s, `defaultScopes[${i}]`));
+    if (this.defaultScopes.length === 0) throw new ValidationError('defaultScopes', 'must name at least one scope');
+    this.defaultStoreScope = validateScope(options.defaultStoreScope ?? this.defaultScopes.find((s) => s !== 'global') ?? 'global', 'defaultStoreScope');
+    this.source = options.source;
+    this.duplicateThreshold = options.duplicateThreshold ?? 0.95;
+    const local = (this.activeEmbedder ?? embedder).kind === 'local';
+    this.ranking = {
+      ...DEFAULT_RANKING_WEIGHTS,
+      minSimilarity: local ? 0.15 : 0,
+      diversityThreshold: 0.92,
+      diversityDemotion: 0.5,
+      ...options.ranking,
+    };
+    this.search = new HybridSearch(store, componentLogger(options.logger ?? nullLogger, 'recall'));
+    this.bookkeeper = new RecallBookkeeper(store, { debounceMs: options.bookkeeping?.debounceMs, logger: componentLogger(options.logger ?? nullLogger, 'recall') });
+    this.indexBuilder = new VectorIndexBuilder(store, { logger: componentLogger(options.logger ?? nullLogger, 'index'), ...options.vectorIndex });
+    this.indexBuilder.poke();
+  }
+
+  /** Which embedder made the store's vectors, which one is configured, and whether a re-embed is due. */
+  get embedderStatus(): EmbedderStatus {
+    return {
+      configured: describeEmbedder(this.configuredEmbedder),
+      store: { embedder: this.memoryStore.meta.embedder, dim: this.memoryStore.meta.dim },
+      ...(this.activeEmbedder ? { active: this.activeEmbedder.id } : {}),
+      needsReembed: this.memoryStore.meta.embedder !== this.configuredEmbedder.id || this.memoryStore.meta.dim !== this.configuredEmbedder.dim,
+    };
+  }
+
+  /** Vector index builds: started, built, skipped, failed (for the lock/upgrade view and logs). */
+  get onVectorIndex(): Event<VectorIndexEvent> {
+    return this.indexBuilder.onEvent;
+  }
+
+  // ---------------------------------------------------------------------------------- store
+
+  /**
+   * Stores a memory. Validates everything first, embeds outside the lock, refuses a near-duplicate
+   * in the same scope (unless `force`), then inserts at interactive priority.
+   * @throws ValidationError (E_INVALID) naming the bad field; EmbedderMismatchError when the store needs re-embedding;
+   *   IdConflictError when `id` exists with other text; embedding and lock errors.
+   */
+  async store(input: StoreInput): Promise<StoreResult> {
+    this.assertOpen();
+    if (!input || typeof input !== 'object') throw new ValidationError('memory', 'must be an object with at least a text');
+    const text = checkText(input.text, 'text');
+    const id = input.id === undefined ? undefined : validateId(input.id, 'id');
+    const scope = validateScope(input.scope ?? this.defaultStoreScope, 'scope');
+    const category = validateCategory(input.category ?? 'cases', 'category');
+    const importance = validateImportance(input.importance ?? 0.5, 'importance');
+    const metadata = { ...validateMetadata(input.metadata, 'metadata') };
+    if (this.source !== undefined && metadata.source === undefined) metadata.source = this.source;
+    const embedder = this.writableEmbedder();
+
+    const [vector] = await embedder.embed([text], { signal: input.signal });
+    if (!input.force) {
+      const dup = await this.nearestDuplicate(vector!, scope, id);
+      if (dup) {
+        this.log.debug(`store: near-duplicate of ${dup.record.id} (cosine ${dup.similarity.toFixed(3)}) in ${scope}; not stored`);
+        return { status: 'duplicate', id: dup.record.id, duplicateOf: dup.record.id, similarity: dup.similarity, existing: toView(dup.record) };
+      }
+    }
+    const [result] = await this.memoryStore.insert([{ id, text, vector: vector!, scope, category, importance, metadata }], { priority: 'interactive', label: 'store memory' });
+    if (!result || result.status === 'failed') throw new MemoryLaneError('E_WRITE_FAILED', `Storing the memory failed: ${result && 'error' in result ? result.error : 'no result'}`);
+    if (result.status === 'conflict') throw new IdConflictError(result.id);
+    if (result.status === 'inserted') {
+      this._onDidChange.fire({ kind: 'stored', ids: [result.id] });
+      this.indexBuilder.poke();
+      return { status: 'stored', id: result.id };
+    }
+    return { status: 'exists', id: result.id };
+  }
+
+  // --------------------------------------------------------------------------------- recall
+
+  /**
+   * Hybrid recall: vector + full-text search fused with RRF, weighted by recency and importance,
+   * filtered by scope (default: the service's `defaultScopes`) and category, near-duplicates
+   * demoted. Returned memories are counted (`injected_count`, `last_injected_at`) in the background
+   * unless `count: false`.
+   */
+  async recall(query: string, options: RecallOptions = {}): Promise<RecallResponse> {
+    this.assertOpen();
+    const started = performance.now();
+    const text = checkQuery(query);
+    const limit = checkLimit(options.limit, 5, 50, 'limit');
+    const scopes = this.checkScopes(options.scopes) ?? [...this.defaultScopes];
+    const categories = checkCategories(options.category);
+    const mode = options.mode ?? 'hybrid';
+    if (!['hybrid', 'vector', 'fts'].includes(mode)) throw new ValidationError('mode', `must be hybrid, vector or fts, got ${JSON.stringify(mode)}`);
+    const minScore = options.minScore ?? 0;
+    if (typeof minScore !== 'number' || !Number.isFinite(minScore) || minScore < 0 || minScore > 1) throw new ValidationError('minScore', `must be a number between 0 and 1, got ${String(minScore)}`);
+
+    const vector = this.activeEmbedder && mode !== 'fts' ? (await this.activeEmbedder.embed([text], { signal: options.signal }))[0] : undefined;
+    const result = await this.search.search({
+      text,
+      vector,
+      scopes,
+      categories,
+      limit,
+      mode,
+      minScore,
+      minSimilarity: this.ranking.minSimilarity,
+      diversity: { threshold: this.ranking.diversityThreshold, demotion: this.ranking.diversityDemotion },
+      weights: this.ranking,
+    });
+    const results = result.hits.map((h) => toRecallResult(h, !!options.full));
+    if (options.count !== false && results.length > 0) this.bookkeeper.record(results.map((r) => r.id));
+    return { results, mode: result.mode, notes: result.notes, ms: performance.now() - started };
+  }
+
+  // --------------------------------------------------------------------------------- update
+
+  /**
+   * Changes a memory found by id or unique id prefix (≥ 8 characters). Changed text is re-embedded
+   * outside the lock and applied only if the text did not change meanwhile (else re-read and retried),
+   * so the vector always matches the text.
+   * @returns the memory as stored after the update.
+   * @throws NotFoundError, AmbiguousIdError (E_AMBIGUOUS_ID), ValidationError, EmbedderMismatchError.
+   */
+  async update(idOrPrefix: string, changes: UpdateChanges, options: { signal?: AbortSignal } = {}): Promise<MemoryView> {
+    this.assertOpen();
+    if (!changes || typeof changes !== 'object') throw new ValidationError('changes', 'must be an object');
+    const set: MemoryPatch['set'] = {};
+    const text = changes.text === undefined ? undefined : checkText(changes.text, 'text');
+    if (changes.importance !== undefined) set.importance = validateImportance(changes.importance, 'importance');
+    if (changes.category !== undefined) set.category = validateCategory(changes.category, 'category');
+    if (changes.scope !== undefined) set.scope = validateScope(changes.scope, 'scope');
+    const metadata = changes.metadata === undefined ? undefined : { ...validateMetadata(changes.metadata, 'metadata') };
+    let current = await this.resolve(idOrPrefix);
+
+    for (let attempt = 1; ; attempt++) {
+      const patch: MemoryPatch = { id: current.id, set: { ...set }, ...(metadata ? { metadata: { ...metadata } } : {}) };
+      if (text !== undefined && text !== current.text) {
+        const [vector] = await this.writableEmbedder().embed([text], { signal: options.signal });
+        patch.set!.text = text;
+        patch.set!.vector = vector!;
+        // The upgrader's abstracts described the old text; without them the memory is legacy again and gets re-enriched.
+        patch.metadata = { ...patch.metadata, l0_abstract: null, l1_overview: null, l2_content: null };
+        patch.expect = { text: current.text };
+      } else if (Object.keys(patch.set!).length === 0 && !patch.metadata) {
+        return toView(current); // nothing changes: no write, no new revision
+      }
+      const [r] = await this.memoryStore.patch([patch], { priority: 'interactive', label: 'update memory' });
+      if (r!.status === 'applied') break;
+      if (r!.status === 'missing') throw new NotFoundError(current.id);
+      if (r!.status === 'failed') throw new MemoryLaneError('E_WRITE_FAILED', `Updating ${current.id} failed: ${r!.error}`);
+      // stale: someone changed the text since we read it; re-read and re-embed against their version.
+      if (attempt >= UPDATE_ATTEMPTS) throw new MemoryLaneError('E_CONFLICT', `Memory ${current.id} kept changing while it was being updated; try again`);
+      const fresh = await this.memoryStore.get(current.id);
+      if (!fresh) throw new NotFoundError(current.id);
+      current = fresh;
+    }
+    const updated = await this.memoryStore.get(current.id);
+    if (!updated) throw new NotFoundError(current.id);
+    this._onDidChange.fire({ kind: 'updated', ids: [updated.id] });
+    return toView(updated);
+  }
+
+  // --------------------------------------------------------------------------------- forget
+
+  /** Deletes one memory by id or unique id prefix (≥ 8 characters). @throws NotFoundError, AmbiguousIdError. */
+  async forget(idOrPrefix: string): Promise<ForgetResult> {
+    this.assertOpen();
+    const target = await this.resolve(idOrPrefix);
+    const [r] = await this.memoryStore.delete([target.id], { priority: 'interactive', label: 'forget memory' });
+    if (r!.status === 'failed') throw new MemoryLaneError('E_WRITE_FAILED', `Forgetting ${target.id} failed: ${r!.error}`);
+    if (r!.status === 'deleted') this._onDidChange.fire({ kind: 'forgotten', ids: [target.id] });
+    return { id: target.id, deleted: r!.status === 'deleted' };
+  }
+
+  /**
+   * Forgets the memories a query recalls. Without `confirm: true` nothing is deleted: the
+   * candidates are returned for a person or agent to review (and then confirm, or forget by id).
+   * Previews are not counted as recalls.
+   */
+  async forgetByQuery(query: string, options: ForgetByQueryOptions = {}): Promise<ForgetByQueryResult> {
+    this.assertOpen();
+    const limit = checkLimit(options.limit, 10, 100, 'limit');
+    const { results } = await this.recall(query, { limit, scopes: options.scopes, category: options.category, minScore: options.minScore ?? 0.3, full: true, count: false });
+    if (options.confirm !== true) return { confirmed: false, candidates: results, deleted: [], failed: [] };
+    const outcome = results.length ? await this.memoryStore.delete(results.map((r) => r.id), { priority: 'interactive', label: `forget ${results.length} memories` }) : [];
+    const deleted = outcome.filter((o) => o.status === 'deleted').map((o) => o.id);
+    const failed = outcome.flatMap((o) => (o.status === 'failed' ? [{ id: o.id, reason: o.error }] : []));
+    if (deleted.length) this._onDidChange.fire({ kind: 'forgotten', ids: deleted });
+    return { confirmed: true, candidates: results, deleted, failed };
+  }
+
+  // ----------------------------------------------------------------------------------- read
+
+  /** One memory by id or unique id prefix (≥ 8 characters). @throws NotFoundError, AmbiguousIdError. */
+  async get(idOrPrefix: string): Promise<MemoryView> {
+    this.assertOpen();
+    return toView(await this.resolve(idOrPrefix));
+  }
+
+  /** Pages through memories with filters and a sort; reads no vectors. */
+  async list(options: ListOptions = {}): Promise<ListPage> {
+    this.assertOpen();
+    const scopes = this.checkScopes(options.scopes);
+    const categories = checkCategories(options.category);
+    const limit = checkLimit(options.limit, 50, 500, 'limit');
+    const offset = options.offset ?? 0;
+    if (!Number.isInteger(offset) || offset < 0) throw new ValidationError('offset', `must be a non-negative integer, got ${String(offset)}`);
+    const sort = options.sort ?? 'updated';
+    if (!['updated', 'created', 'importance', 'injected'].includes(sort)) throw new ValidationError('sort', `must be updated, created, importance or injected, got ${JSON.stringify(sort)}`);
+    const order = options.order ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') throw new ValidationError('order', `must be asc or desc, got ${JSON.stringify(order)}`);
+
+    const parts: string[] = [];
+    if (scopes) parts.push(`scope IN ${sqlInList(scopes, 'scope')}`);
+    if (categories) parts.push(`category IN ${sqlInList(categories, 'category')}`);
+    const keys = (await this.memoryStore.rows(parts.length ? parts.join(' AND ') : undefined, { columns: ['id', 'created_at', 'updated_at', 'importance', 'metadata'] }))
+      .map((raw) => {
+        const r = fromRawRow(raw);
+        const key = sort === 'updated' ? r.updated_at : sort === 'created' ? r.created_at : sort === 'importance' ? r.importance : Number(r.metadata.injected_count ?? 0) || 0;
+        return { id: r.id, key, legacy: isLegacy(r) };
+      })
+      .filter((k) => options.legacy === undefined || k.legacy === options.legacy);
+    const dir = order === 'desc' ? -1 : 1;
+    // LanceDB has no ORDER BY over a filter here; sort the light keys, then read only the page.
+    keys.sort((a, b) => (a.key - b.key) * dir || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const page = keys.slice(offset, offset + limit);
+    const found = page.length ? await this.memoryStore.getMany(page.map((k) => k.id)) : new Map<string, MemoryRecord>();
+    return { total: keys.length, offset, limit, items: page.map((k) => found.get(k.id)).filter((r): r is MemoryRecord => !!r).map(toView) };
+  }
+
+  /** Store figures (counts per scope/category/tier, legacy, disk, versions, indexes, lock, queue) plus embedder, index and bookkeeping state. */
+  async stats(): Promise<ServiceStats> {
+    this.assertOpen();
+    const [store, vectorIndex] = await Promise.all([this.memoryStore.stats(), this.indexBuilder.state()]);
+    const cache = this.activeEmbedder instanceof CachingEmbedder ? this.activeEmbedder : this.configuredEmbedder as CachingEmbedder;
+    return {
+      ...store,
+      embedding: { ...this.embedderStatus, cache: { size: cache.size, hits: cache.hits, misses: cache.misses } },
+      vectorIndex,
+      bookkeeping: { pendingIds: this.bookkeeper.pendingIds },
+    };
+  }
+
+  // ------------------------------------------------------------------------------- upkeep
+
+  /** Writes pending recall counts now (normally every 250 ms and on close). */
+  flushBookkeeping(): Promise<unknown> {
+    return this.bookkeeper.flush();
+  }
+
+  /** Builds the ANN vector index now (outside the store lock); `force` builds even below the threshold. */
+  buildVectorIndex(options: { force?: boolean } = {}): Promise<VectorIndexEvent> {
+    this.assertOpen();
+    return this.indexBuilder.build(options);
+  }
+
+  /** Flushes recall bookkeeping, stops background index builds and closes the store (if this service opened it). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        await this.bookkeeper.close();
+      } catch (err) {
+        this.log.warn(`flushing recall bookkeeping on close failed: ${errorMessage(err)}`);
+      }
+      this.indexBuilder.cancel();
+      // A native index build cannot be interrupted; give it a moment, then let it finish or die with the process.
+      await this.indexBuilder.settle(3000);
+      this.indexBuilder.dispose();
+      this._onDidChange.dispose();
+      if (this.ownsStore) await this.memoryStore.close();
+    })();
+    return this.closing;
+  }
+
+  dispose(): void {
+    void this.close().catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------------------ helpers
+
+  private assertOpen(): void {
+    if (this.closing) throw new MemoryLaneError('E_STORE_UNAVAILABLE', 'The memory service is closed');
+  }
+
+  private writableEmbedder(): Embedder {
+    if (!this.activeEmbedder) {
+      throw new EmbedderMismatchError(this.memoryStore.meta.embedder, this.memoryStore.meta.dim, this.configuredEmbedder.id, this.configuredEmbedder.dim);
+    }
+    return this.activeEmbedder;
+  }
+
+  private checkScopes(scopes: string[] | undefined): string[] | undefined {
+    if (scopes === undefined) return undefined;
+    if (!Array.isArray(scopes)) throw new ValidationError('scopes', 'must be an array of scopes, e.g. ["workspace:1a2b", "global"]');
+    if (scopes.length === 0) throw new ValidationError('scopes', 'must name at least one scope');
+    return [...new Set(scopes.map((s, i) => validateScope(s, `scopes[${i}]`)))];
+  }
+
+  /** The closest memory in `scope` if it is a near-duplicate (cosine ≥ threshold). */
+  private async nearestDuplicate(vector: number[], scope: string, exceptId: string | undefined): Promise<{ record: MemoryRecord; similarity: number } | undefined> {
+    const hit = await this.search.search({ text: '', vector, scopes: [scope], limit: 3, mode: 'vector', diversity: false, candidates: 3 });
+    for (const h of hit.hits) {
+      if (h.record.id === exceptId) continue; // the same client id: the insert reports exists/conflict
+      if (h.similarity >= this.duplicateThreshold) return { record: h.record, similarity: h.similarity };
+    }
+    return undefined;
+  }
+
+  /** Exact id first; otherwise a unique prefix of at least 8 characters. */
+  private async resolve(idOrPrefix: string): Promise<MemoryRecord> {
+    const key = validateId(idOrPrefix, 'id');
+    const exact = await this.memoryStore.get(key);
+    if (exact) return exact;
+    if (key.length < MIN_PREFIX) throw new NotFoundError(key);
+    const matches = await this.memoryStore.findByIdPrefix(key, 6);
+    if (matches.length === 0) throw new NotFoundError(key);
+    if (matches.length > 1) throw new AmbiguousIdError(key, matches.map((m) => m.id));
+    return matches[0]!;
+  }
+}
+
+/** An id prefix matched several memories; `candidates` lists (some of) them. */
+export class AmbiguousIdError extends MemoryLaneError {
+  constructor(readonly prefix: string, readonly candidates: string[]) {
+    super('E_AMBIGUOUS_ID', `The id prefix ${JSON.stringify(prefix)} matches more than one memory (${candidates.slice(0, 5).join(', ')}${candidates.length > 5 ? ', …' : ''}); give more characters`);
+  }
+}
+
+// ------------------------------------------------------------------------------ pure helpers
+
+function checkText(value: unknown, field: string): string {
+  const text = validateText(value, field);
+  const m = CONTROL_RE.exec(text);
+  if (m) {
+    const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    throw new ValidationError(field, `contains the control character U+${code} at position ${m.index}; memories are text (tabs and newlines are fine), not binary data or terminal escapes`);
+  }
+  return text;
+}
+
+function checkQuery(value: unknown): string {
+  if (typeof value !== 'string') throw new ValidationError('query', `must be a string, got ${value === null ? 'null' : typeof value}`);
+  if (value.trim().length === 0) throw new ValidationError('query', 'must not be empty or only whitespace');
+  if (value.includes('\u0000')) throw new ValidationError('query', 'must not contain NUL characters');
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > MAX_QUERY_BYTES) throw new ValidationError('query', `is ${bytes} bytes; the limit is ${MAX_QUERY_BYTES} bytes — recall with a short description of what you need`);
+  return value;
+}
+
+function checkLimit(value: unknown, fallback: number, max: number, field: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) throw new ValidationError(field, `must be an integer from 1 to ${max}, got ${String(value)}`);
+  return value;
+}
+
+function checkCategories(value: string | string[] | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw new ValidationError('category', 'must name at least one category');
+  return [...new Set(list.map((c, i) => validateCategory(c, list.length > 1 ? `category[${i}]` : 'category')))];
+}
+
+function toView(r: MemoryRecord): MemoryView {
+  return { id: r.id, text: r.text, category: r.category, scope: r.scope, importance: r.importance, created_at: r.created_at, updated_at: r.updated_at, rev: r.rev, metadata: r.metadata, legacy: isLegacy(r) };
+}
+
+function toRecallResult(h: HybridHit, full: boolean): RecallResult {
+  const r = h.record;
+  const abstract = !full && typeof r.metadata.l0_abstract === 'string' && r.metadata.l0_abstract.trim() ? r.metadata.l0_abstract : undefined;
+  const overview = abstract && typeof r.metadata.l1_overview === 'string' && r.metadata.l1_overview.trim() ? r.metadata.l1_overview : undefined;
+  return {
+    id: r.id,
+    text: abstract ?? r.text,
+    detail: abstract ? 'abstract' : 'full',
+    ...(overview ? { overview } : {}),
+    score: round(h.score),
+    similarity: round(h.similarity),
+    why: h.why,
+    category: r.category,
+    scope: r.scope,
+    importance: r.importance,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
