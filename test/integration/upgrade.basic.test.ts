@@ -102,6 +102,7 @@ test('writes during Phase 1 survive: counters merge, edited text is re-enriched,
   assert.ok(raced);
   assert.equal(result.upgraded, 29, 'the edited row is upgraded after being re-queued; the deleted one skipped');
   assert.deepEqual(result.skippedReasons, { deleted: 1 });
+  assert.equal(result.concurrentWrites, 1, 'the counter bump landed between Phase 1 and Phase 2 and was merged');
   assert.equal(await store.get(deleted), undefined, 'deleted row not resurrected');
   const e = (await store.get(edited))!;
   assert.equal(e.text, 'We decided to rename the project. Nobody objected.');

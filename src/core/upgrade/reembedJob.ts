@@ -53,6 +53,14 @@ export class ReembedJob implements UpgradeJob {
         if (signal.aborted) return [];
         return group.map((r) => ({ id: r.id, fail: `embedding failed: ${errorMessage(err)}` }));
       }
+      // A model of another dimension cannot be written into this table at all: stop the run before
+      // anything is written, instead of failing every row (see reembedMemories for that path).
+      const wrong = Array.isArray(vectors) ? vectors.find((v) => Array.isArray(v) && v.length !== this.o.dim) : undefined;
+      if (wrong) {
+        const err = new DimensionMismatchError(this.o.dim, wrong.length, `the embedding model "${this.o.model}"`);
+        err.message += '; changing the dimension needs a new store (copy the memories into a store created with the new dimension), not an in-place re-embed';
+        throw err;
+      }
       const now = Date.now();
       const out = group.map((row, i): Preparation => {
         try {
@@ -60,10 +68,7 @@ export class ReembedJob implements UpgradeJob {
           const vector = validateVector(vectors[i], this.o.dim);
           return { id: row.id, patch: { id: row.id, set: { vector }, metadata: { embedding_model: this.o.model, embedded_at: now }, expect: { text: row.text } }, preview: { id: row.id, model: this.o.model } };
         } catch (err) {
-          const reason = err instanceof DimensionMismatchError
-            ? `${err.message}; a different dimension needs a new store (see reembedIntoNewStore)`
-            : `embedding unusable: ${errorMessage(err)}`;
-          return { id: row.id, fail: reason };
+          return { id: row.id, fail: `embedding unusable: ${errorMessage(err)}` };
         }
       });
       onPrepared(group.length);
