@@ -74,8 +74,11 @@ function ensureCodeServer() {
   mkdirSync(paths.serverDir, { recursive: true });
   mkdirSync(paths.tmp, { recursive: true });
   writeFileSync(join(paths.serverDir, 'package.json'), JSON.stringify({ name: 'memory-lane-vscode-e2e', private: true }, null, 2));
+  // Drop what an outer `npm test` exported: code-server's postinstall reads the Node version from
+  // npm_config_user_agent, and an inherited one says Node 20 and fails the install.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'NODE' && k !== 'INIT_CWD'));
   const env = {
-    ...process.env,
+    ...inherited,
     PATH: `${dirname(paths.node)}:${process.env.PATH}`,
     // Native modules (argon2, kerberos, node-pty, …) build against Node 24's headers, never nodejs.org.
     npm_config_nodedir: paths.nodeDir,

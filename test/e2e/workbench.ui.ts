@@ -26,7 +26,7 @@ async function expectVisible(locator: Locator, what: string): Promise<void> {
   }
 }
 
-/** Opens the command palette, picks the command with exactly this label, and runs it. */
+/** Opens the command palette, checks the command with this label is listed, and runs the top match. */
 async function runFromPalette(page: Page, label: string): Promise<void> {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
