@@ -42,7 +42,9 @@ const builds = [
     ...common,
     entryPoints: { cli: 'src/cli/main.ts', mcp: 'src/mcp/main.ts' },
     outdir: 'dist',
-    banner: { js: '#!/usr/bin/env node\n' + common.banner.js },
+    // Before any import runs: LanceDB reads its log level when the native module loads, and Rust
+    // warnings must not clutter a terminal or an MCP client's stderr (override with LANCEDB_LOG).
+    banner: { js: "#!/usr/bin/env node\nprocess.env.LANCEDB_LOG ??= 'error';\n" + common.banner.js },
   },
 ];
 if (args.has('--tests')) {

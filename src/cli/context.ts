@@ -1,12 +1,15 @@
 import { defaultStorePath } from '../core/paths';
 import { parseLogLevel, stderrLogger, type Logger } from '../core/log';
 import { MemoryStore, type MemoryStoreOptions } from '../core/store/memoryStore';
+import { MemoryService } from '../core/memoryService';
+import { embedderConfigFromEnv } from '../core/embedding';
 import type { CliOutput } from './output';
 
 /** What every command gets: where the store is, how to print, and the store opened lazily once. */
 export class CliContext {
   readonly logger: Logger;
   private store: MemoryStore | undefined;
+  private service: MemoryService | undefined;
 
   constructor(readonly dbPath: string, readonly out: CliOutput, verbose: boolean) {
     this.logger = stderrLogger(verbose ? 'debug' : parseLogLevel(process.env.MEMORY_LANE_LOG, 'warn'));
@@ -18,12 +21,35 @@ export class CliContext {
 
   /** Opens the existing store (commands that only read or repair must not create one by accident). */
   async openStore(options: MemoryStoreOptions = {}): Promise<MemoryStore> {
+    if (this.service) return this.service.memoryStore;
     this.store ??= await MemoryStore.open(this.dbPath, { create: false, logger: this.logger, ...options });
     return this.store;
   }
 
+  /**
+   * The memory service (embedder from MEMORY_LANE_EMBEDDING_* variables, local by default). Only
+   * commands that store may create the store. A CLI process is short-lived: no background ANN build.
+   */
+  async openService(options: { create?: boolean; scopes?: string[] } = {}): Promise<MemoryService> {
+    if (!this.service) {
+      if (this.store) throw new Error('openService must come before openStore in one command');
+      this.service = await MemoryService.open({
+        dir: this.dbPath,
+        embedding: embedderConfigFromEnv(),
+        logger: this.logger,
+        source: 'cli',
+        create: options.create ?? false,
+        vectorIndex: { auto: false },
+        ...(options.scopes?.length ? { defaultScopes: options.scopes } : {}),
+      });
+    }
+    return this.service;
+  }
+
   async close(): Promise<void> {
+    await this.service?.close();
     await this.store?.close();
+    this.service = undefined;
     this.store = undefined;
   }
 }

@@ -1,6 +1,5 @@
 import { runCli } from './program';
 
-process.env.LANCEDB_LOG ??= 'error';
 runCli(process.argv).then(
   (code) => { process.exitCode = code; },
   (err) => { process.stderr.write(`memory-lane: ${(err as Error).message}\n`); process.exitCode = 1; },

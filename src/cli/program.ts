@@ -2,7 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { CliContext } from './context';
 import { CliOutput } from './output';
 import { registerHealthCommands } from './commands/health';
-import { registerExportCommand } from './commands/transfer';
+import { registerTransferCommands } from './commands/transfer';
+import { registerMemoryCommands } from './commands/memories';
+import { registerUpgradeCommand } from './commands/upgrade';
 
 const VERSION = '0.1.0';
 
@@ -30,8 +32,10 @@ export async function runCli(argv: string[]): Promise<number> {
     ctx = CliContext.fromOptions(program.opts(), out);
     await fn(ctx);
   };
+  registerMemoryCommands(program, run);
+  registerTransferCommands(program, run);
+  registerUpgradeCommand(program, run);
   registerHealthCommands(program, run);
-  registerExportCommand(program, run);
   for (const register of extraCommandRegistrations) register(program, run);
   program.commands.forEach((c) => c.exitOverride());
 
