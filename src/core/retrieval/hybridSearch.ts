@@ -145,7 +145,10 @@ export class HybridSearch {
   }
 
   private async vectorCandidates(vector: number[], filter: string | undefined, k: number): Promise<MemoryRecord[]> {
-    let query = this.store.table.query().nearestTo(vector).distanceType('cosine').select(COLUMNS).limit(k);
+    // ef is the HNSW search breadth (ignored without an index). The default is tuned for dense model
+    // embeddings; on the local embedder's flatter hashed vectors it found only 58 % of the exact top 10
+    // at 10k rows, ef 150 found 95 % for +0.5 ms.
+    let query = this.store.table.query().nearestTo(vector).distanceType('cosine').ef(Math.max(150, 2 * k)).select(COLUMNS).limit(k);
     if (filter) query = query.where(filter);
     return ((await query.toArray()) as RawRow[]).map(fromRawRow);
   }
