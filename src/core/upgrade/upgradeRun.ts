@@ -18,10 +18,11 @@ export const UPGRADE_JOB = 'upgrade';
 
 export interface UpgradeRunOptions {
   /**
-   * Rows per Phase 2 batch = per lock acquisition (default 200). FACTS.md: 50–200 rows per lock with
-   * a pause keep the plugin's p95 in milliseconds; measured here, a batch's lock hold is mostly fixed
-   * cost (~40–60 ms for 50, 100 or 200 rows), so 200 rows halves how often the plugin meets one.
-   * Keep ≤ the store's maxBatchRows (256), or the store splits the batch into several commits.
+   * Rows per Phase 2 batch = per lock acquisition (default 200; keep ≤ the store's maxBatchRows,
+   * 256, or the store splits it into several commits). A batch's lock hold is mostly fixed cost, so
+   * bigger batches mean fewer encounters for other writers. Measured here (4000 rows, a plugin
+   * process writing every 20 ms, loaded 2-core machine): 200 rows → upgrade 2.8–4.6 s, plugin
+   * write p50 92–104 ms; 50 rows → 12–15 s and 127–158 ms.
    */
   batchSize?: number;
   /** Rows enriched in Phase 1 before their batches are written (default 5 batches). */

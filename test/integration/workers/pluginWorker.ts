@@ -29,6 +29,12 @@ async function main(): Promise<void> {
   const deleted: string[] = [];
   const ops: Array<{ kind: string; start: number; ms: number }> = [];
   const failures: string[] = [];
+  // Lock wait vs hold per write, to tell waiting behind the upgrader from being slow ourselves.
+  const lock: Array<{ at: number; waitedMs: number; heldMs?: number }> = [];
+  store.lock.onEvent((e) => {
+    if (e.type === 'acquired') lock.push({ at: e.at, waitedMs: e.waitedMs });
+    else if (e.type === 'released' && lock.length) lock[lock.length - 1]!.heldMs = e.heldMs;
+  });
   emit({ type: 'ready', pid: process.pid });
   for (let i = 0; a.ops === undefined || i < a.ops; i++) {
     if (a.stopFile && existsSync(a.stopFile)) break;
@@ -59,7 +65,7 @@ async function main(): Promise<void> {
     }
     if (a.intervalMs) await new Promise((r) => setTimeout(r, a.intervalMs));
   }
-  emit({ type: 'done', inserted, increments, deleted, ops, failures });
+  emit({ type: 'done', inserted, increments, deleted, ops, failures, lock });
   await store.close();
 }
 
