@@ -50,8 +50,16 @@ test('lock: one acquisition per batch, none while scanning or enriching', async 
   const sub = store.lock.onEvent((e) => { if (e.type === 'acquired') acquisitions.push({ phase, operation: e.operation }); });
   t.after(() => sub.dispose());
   const phases: string[] = [];
-  const run = createUpgradeRun(store, { batchSize: 50, windowSize: 150, onProgress: (p) => { phase = p.phase; if (phases.at(-1) !== p.phase) phases.push(p.phase); } });
+  const progress: UpgradeProgress[] = [];
+  const run = createUpgradeRun(store, { batchSize: 50, windowSize: 150, onProgress: (p) => { progress.push(p); phase = p.phase; if (phases.at(-1) !== p.phase) phases.push(p.phase); } });
   const result = await run.run();
+  const mid = progress.find((p) => p.phase === 'write' && p.written === 300)!;
+  assert.ok(mid.rate > 0 && mid.etaMs !== undefined && mid.etaMs >= 0, JSON.stringify(mid));
+  assert.deepEqual({ scanned: mid.scanned, candidates: mid.candidates, skipped: mid.skipped, failed: mid.failed, batches: mid.batches }, { scanned: 600, candidates: 600, skipped: 0, failed: 0, batches: 6 });
+  const last = progress.at(-1)!;
+  assert.equal(last.phase, 'done');
+  assert.equal(last.written, 600);
+  assert.equal(last.etaMs, undefined);
   assert.equal(result.upgraded, 600);
   assert.equal(result.batches, 12);
   assert.equal(acquisitions.length, 12, 'exactly one lock acquisition per batch');
@@ -151,4 +159,17 @@ test('cancel stops after whole batches; resuming gives the same store as an unin
   assert.deepEqual(await snapshot(b.store), await snapshot(a.store));
   assert.ok(!existsSync(join(b.dir, CHECKPOINT_FILE)), 'local runs keep no checkpoint');
   assert.ok((await b.store.rows(undefined)).every((r) => !isLegacy({ metadata: JSON.parse(String(r.metadata)) })));
+});
+
+test('a store closed under a running upgrade stops it cleanly: nothing half-written, nothing dead-lettered', async (t) => {
+  const { store } = await openTempStore(t, { maintenance: { auto: false } });
+  await seedLegacy(store, 300);
+  const run = createUpgradeRun(store, { batchSize: 50, windowSize: 100, onProgress: (p) => { if (p.batches === 2) void store.close(); } });
+  const result = await run.run();
+  assert.match(result.aborted ?? '', /closed/);
+  assert.equal(result.cancelled, false);
+  assert.equal(result.batches, 2);
+  assert.equal(result.upgraded, 100);
+  assert.deepEqual(result.failed, []);
+  assert.equal((await store.deadLetters.list()).open.length, 0);
 });

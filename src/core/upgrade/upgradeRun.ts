@@ -234,6 +234,14 @@ export class UpgradeRun implements Disposable {
       if (this.o.dryRun) await this.dryRun(scan.ids);
       else if (!this.signal.aborted) await this.upgrade(scan.ids);
       return this.result();
+    } catch (err) {
+      // The store closed under us (a window shutting down without cancelling the run first):
+      // whole batches are written, the rest stays legacy for the next run. Anything else is a bug
+      // or an unusable store and is raised.
+      if (errorCode(err) !== 'E_STORE_UNAVAILABLE' && !/\bis closed\b/.test(errorMessage(err))) throw err;
+      this.aborted = `the store was closed: ${errorMessage(err)}`;
+      this.controller.abort(err);
+      return this.result();
     } finally {
       this.phase = 'done';
       this.emit(true);
@@ -380,6 +388,14 @@ export class UpgradeRun implements Disposable {
     try {
       results = await this.store.patch(batch, { priority: 'background', label });
     } catch (err) {
+      if (errorCode(err) === 'E_STORE_UNAVAILABLE') {
+        // Closed (the window is shutting down) or not writable: nothing was written, every row is
+        // still a candidate for the next run; stop instead of dead-lettering batch after batch.
+        this.counts.batches--;
+        this.aborted = errorMessage(err);
+        this.controller.abort(err);
+        return false;
+      }
       const deadLetterId = err instanceof MemoryLaneError ? err.deadLetterId : undefined;
       this.log.warn(`batch ${n} failed: ${errorMessage(err)}`);
       if (deadLetterId) {
