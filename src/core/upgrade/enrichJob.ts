@@ -99,6 +99,8 @@ export class EnrichJob implements UpgradeJob {
   }
 
   private async prepareOne(row: UpgradeRow, signal: AbortSignal): Promise<Preparation | undefined> {
+    // Only foreign or migrated tables can hold a blank text; there is nothing to abstract.
+    if (!row.text.trim()) return { id: row.id, skip: 'empty text' };
     let e: Enrichment;
     try {
       e = await this.enricher.enrich({ id: row.id, text: row.text, category: row.category, importance: row.importance }, signal);
