@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DimensionMismatchError } from '../../src/core/errors';
-import { createReembedRun, reembedMemories, upgradeStatus } from '../../src/core/upgrade';
+import { MemoryStore } from '../../src/core/store/memoryStore';
+import { copyIntoNewStore, createReembedRun, reembedMemories, upgradeStatus } from '../../src/core/upgrade';
 import { hashEmbed, legacyId, seedLegacy } from '../fixtures/upgrade/legacyStore';
-import { openTempStore, TEST_DIM } from '../helpers/tempStore';
+import { openTempStore, tempDir, TEST_DIM } from '../helpers/tempStore';
 
 test('re-embed replaces every vector in batches (one lock each, none while embedding) and records the model', async (t) => {
   const { store } = await openTempStore(t, { maintenance: { auto: false } });
@@ -59,9 +60,37 @@ test('re-embed: a text edited meanwhile is embedded again from the new text; a m
 
   await assert.rejects(reembedMemories(store, { embed: hashEmbed(16), model: 'big-model' }), (err: Error) => {
     assert.ok(err instanceof DimensionMismatchError);
-    assert.match(err.message, /the embedding model "big-model" has dimension 16, but this store's vectors have dimension 8; changing the dimension needs a new store/);
+    assert.match(err.message, /the embedding model "big-model" has dimension 16, but this store's vectors have dimension 8; changing the dimension needs a new store: open one with the new dimension and copyIntoNewStore\(\) into it/);
     return true;
   });
   assert.deepEqual(await upgradeStatus(store), { running: false }, 'the job lock is released');
   assert.equal((await store.get(legacyId(3)))!.metadata.embedding_model, 'hash-v2', 'nothing half-written');
+});
+
+test('a new dimension: copyIntoNewStore copies every memory with new vectors, keeps ids and metadata, and resumes', async (t) => {
+  const { store: source } = await openTempStore(t, { maintenance: { auto: false } });
+  await seedLegacy(source, 250);
+  await source.patch([{ id: legacyId(1), increment: { injected_count: 3 }, metadata: { l0_abstract: 'kept' } }]);
+  const targetDir = tempDir(t);
+  const target = await MemoryStore.open(targetDir, { dim: 16, embedder: 'hash-16' });
+  t.after(() => target.close());
+  const embed16 = hashEmbed(16);
+
+  const controller = new AbortController();
+  const first = await copyIntoNewStore(source, target, { embed: embed16, model: 'hash-16', batchSize: 50, signal: controller.signal, onProgress: (p) => { if (p.copied >= 100) controller.abort(); } });
+  assert.equal(first.cancelled, true);
+  assert.equal(first.copied, 100);
+  await seedLegacy(source, 5, 'later');
+  const second = await copyIntoNewStore(source, target, { embed: embed16, model: 'hash-16', batchSize: 50 });
+  assert.equal(second.copied, 155, 'the rest, and rows added to the source meanwhile');
+  assert.equal(second.existing, 100);
+  assert.deepEqual(second.failed, []);
+  assert.equal(await target.count(), 255);
+  const [a, b] = [(await source.get(legacyId(1)))!, (await target.get(legacyId(1)))!];
+  assert.equal(b.vector.length, 16);
+  assert.deepEqual({ text: b.text, category: b.category, scope: b.scope, importance: b.importance, created_at: b.created_at }, { text: a.text, category: a.category, scope: a.scope, importance: a.importance, created_at: a.created_at });
+  assert.equal(b.metadata.injected_count, a.metadata.injected_count);
+  assert.equal(b.metadata.l0_abstract, 'kept');
+  assert.equal(b.metadata.embedding_model, 'hash-16');
+  assert.equal(await source.count(), 255, 'the source is untouched');
 });

@@ -11,7 +11,7 @@ import type { EmbedFn } from './job';
 import { LocalEnricher, type LocalEnricherOptions } from './localEnricher';
 import { OpenAiCompatibleEnricher, type OpenAiCompatibleEnricherOptions } from './openAiCompatibleEnricher';
 import { ReembedJob } from './reembedJob';
-import { UPGRADE_JOB, UpgradeRun, type UpgradeProgress, type UpgradeRunOptions } from './upgradeRun';
+import { UPGRADE_JOB, UpgradeRun, type UpgradeProgress, type UpgradeResult, type UpgradeRunOptions } from './upgradeRun';
 
 export { EnrichmentError, enricherKey, type Enricher, type Enrichment, type EnrichmentInput } from './enricher';
 export { LocalEnricher, type LocalEnricherOptions } from './localEnricher';
@@ -22,6 +22,7 @@ export { EnrichJob, enrichmentPatch, type EnrichJobOptions } from './enrichJob';
 export { ReembedJob, type ReembedJobOptions } from './reembedJob';
 export { UpgradeRun, UPGRADE_JOB, type UpgradeFailure, type UpgradeProgress, type UpgradeResult, type UpgradeRunOptions } from './upgradeRun';
 export { CHECKPOINT_FILE } from './checkpoint';
+export { copyIntoNewStore, type StoreCopyOptions, type StoreCopyResult } from './storeCopy';
 export type { EmbedFn, UpgradeJob, UpgradePhase } from './job';
 export * from './importers';
 
@@ -47,7 +48,7 @@ export function createUpgradeRun(store: MemoryStore, options: UpgradeOptions = {
 }
 
 /** Upgrades legacy memories (and with `force`, `local`-enriched ones); see UpgradeRun. */
-export function upgradeMemories(store: MemoryStore, options: UpgradeOptions = {}): Promise<import('./upgradeRun').UpgradeResult> {
+export function upgradeMemories(store: MemoryStore, options: UpgradeOptions = {}): Promise<UpgradeResult> {
   return createUpgradeRun(store, options).run();
 }
 
@@ -61,7 +62,19 @@ export interface ReembedOptions extends UpgradeRunOptions {
   onProgress?: (p: UpgradeProgress) => void;
 }
 
-/** Creates a same-dimension re-embedding run (the store stays usable throughout). */
+/**
+ * Creates a re-embedding run for a new embedding model of the SAME dimension: vectors computed in
+ * Phase 1 (no lock), written in batches as `set: {vector}` patches conditional on the text, the
+ * store usable throughout, resumable (rows already marked with `model` are skipped).
+ *
+ * A different dimension cannot be done in place: the `vector` column is a fixed-size list of the
+ * store's dimension (and store.json records it). The run stops with a DimensionMismatchError on the
+ * first vectors, before anything is written. Changing the dimension means a new store folder:
+ * open it with `MemoryStore.open(newDir, { dim: newDim, embedder })`, run `copyIntoNewStore(old,
+ * new, { embed, model })` (resumable, the old store stays usable), then point every window, the CLI
+ * and MCP servers at the new folder. Edits and deletions made in the old store after a row was
+ * copied are not carried over: switch while no agent writes, or copy again for rows added since.
+ */
 export function createReembedRun(store: MemoryStore, options: ReembedOptions): UpgradeRun {
   const job = new ReembedJob({ embed: options.embed, model: options.model, dim: store.dim, ...(options.embedBatchSize ? { embedBatchSize: options.embedBatchSize } : {}), ...(options.concurrency ? { concurrency: options.concurrency } : {}), ...(options.force ? { force: true } : {}) });
   const run = new UpgradeRun(store, job, options);
@@ -69,7 +82,7 @@ export function createReembedRun(store: MemoryStore, options: ReembedOptions): U
   return run;
 }
 
-export function reembedMemories(store: MemoryStore, options: ReembedOptions): Promise<import('./upgradeRun').UpgradeResult> {
+export function reembedMemories(store: MemoryStore, options: ReembedOptions): Promise<UpgradeResult> {
   return createReembedRun(store, options).run();
 }
 

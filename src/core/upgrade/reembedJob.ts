@@ -8,7 +8,7 @@ export interface ReembedJobOptions {
   embed: EmbedFn;
   /** Name of the embedding model the new vectors come from; recorded per row as `metadata.embedding_model`. */
   model: string;
-  /** The store's vector dimension: re-embedding in place keeps it (see reembedMemories for a dimension change). */
+  /** The store's vector dimension: re-embedding in place keeps it (a new dimension needs copyIntoNewStore). */
   dim: number;
   /** Texts per embed call. */
   embedBatchSize?: number;
@@ -58,7 +58,7 @@ export class ReembedJob implements UpgradeJob {
       const wrong = Array.isArray(vectors) ? vectors.find((v) => Array.isArray(v) && v.length !== this.o.dim) : undefined;
       if (wrong) {
         const err = new DimensionMismatchError(this.o.dim, wrong.length, `the embedding model "${this.o.model}"`);
-        err.message += '; changing the dimension needs a new store (copy the memories into a store created with the new dimension), not an in-place re-embed';
+        err.message += '; changing the dimension needs a new store: open one with the new dimension and copyIntoNewStore() into it';
         throw err;
       }
       const now = Date.now();
