@@ -43,7 +43,7 @@ export interface MemoryServiceOptions {
   ranking?: Partial<RankingOptions>;
   /** Background ANN index (IVF_HNSW_SQ); short-lived processes like the CLI should pass `{ auto: false }`. */
   vectorIndex?: VectorIndexOptions;
-  /** Recall bookkeeping coalescing window (default 250 ms). */
+  /** Recall bookkeeping coalescing window (default 1000 ms; counts are flushed on close either way). */
   bookkeeping?: { debounceMs?: number };
   /** Create the store when missing (default true). */
   create?: boolean;
@@ -558,7 +558,7 @@ export class MemoryService implements Disposable {
 
   // ------------------------------------------------------------------------------- upkeep
 
-  /** Writes pending recall counts now (normally every 250 ms and on close). */
+  /** Writes pending recall counts now (normally once per coalescing window, and on close). */
   flushBookkeeping(): Promise<unknown> {
     return this.bookkeeper.flush();
   }

@@ -73,6 +73,7 @@ export class VectorIndexBuilder implements Disposable {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<VectorIndexEvent> | undefined;
   private cancelled = false;
+  private conflictedBuilds = 0;
   private readonly _onEvent = new Emitter<VectorIndexEvent>();
   readonly onEvent = this._onEvent.event;
 
@@ -93,11 +94,16 @@ export class VectorIndexBuilder implements Disposable {
 
   /** Called after writes: schedules a check `idleDelayMs` later (if auto and none is scheduled). */
   poke(): void {
-    if (!this.options.auto || this.cancelled || this.timer || this.running) return;
+    if (!this.options.auto || this.running) return;
+    this.retryLater(this.options.idleDelayMs);
+  }
+
+  private retryLater(delayMs: number): void {
+    if (this.cancelled || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.build().catch(() => undefined);
-    }, this.options.idleDelayMs);
+    }, delayMs);
     this.timer.unref?.();
   }
 
@@ -156,6 +162,7 @@ export class VectorIndexBuilder implements Disposable {
             config: Index.hnswSq({ distanceType: 'cosine', numPartitions: Math.max(1, Math.round(state.rows / 100_000)) }),
           });
           const ms = Date.now() - started;
+          this.conflictedBuilds = 0;
           this.log.info(`vector index built over ${state.rows} rows in ${ms} ms (attempt ${attempt})`);
           return emit({ kind: 'built', rows: state.rows, ms, attempts: attempt });
         } catch (err) {
@@ -167,6 +174,8 @@ export class VectorIndexBuilder implements Disposable {
       }
     } catch (err) {
       this.log.warn(`vector index build failed: ${errorMessage(err)}; recall keeps using brute-force search`);
+      // Lost to compaction every time: try again later even if no further write pokes us.
+      if (isRetryableCommitError(err) && this.options.auto && ++this.conflictedBuilds <= 3) this.retryLater(this.options.idleDelayMs + 2000 * 2 ** this.conflictedBuilds);
       return emit({ kind: 'failed', reason: errorMessage(err) });
     } finally {
       await claim.release();
