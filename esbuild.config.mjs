@@ -3,7 +3,7 @@
 // Native and host-provided modules stay external: `vscode` is the editor's, LanceDB ships a native
 // binary (and apache-arrow must be the very instance LanceDB loads). p-queue is ESM-only: bundled.
 import * as esbuild from 'esbuild';
-import { readdirSync, statSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = new Set(process.argv.slice(2));
@@ -28,6 +28,7 @@ const common = {
 /** @returns {string[]} */
 function tsFilesUnder(dir) {
   const out = [];
+  if (!existsSync(dir)) return out; // git keeps no empty folders: a fresh clone may have no bench/ yet
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out.push(...tsFilesUnder(p));
