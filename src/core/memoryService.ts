@@ -245,7 +245,7 @@ const CONTROL_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
  * the store's queue and cross-process lock; embedding and every other slow step happen before the
  * write, never under the lock. Errors are `MemoryLaneError`s with stable codes:
  * `E_INVALID` (ValidationError: bad input, names the field), `E_NOT_FOUND`, `E_AMBIGUOUS_ID`,
- * `E_ID_CONFLICT`, `E_EMBEDDER_MISMATCH` (re-embed needed), `E_DIMENSION`, `E_EMBED_AUTH`,
+ * `E_ID_CONFLICT`, `E_CONFLICT` (the memory kept changing during an update), `E_EMBEDDER_MISMATCH` (re-embed needed), `E_DIMENSION`, `E_EMBED_AUTH`,
  * `E_EMBED_MODEL`, `E_EMBED_TIMEOUT`, `E_EMBED_REQUEST`, `E_LOCK_TIMEOUT`, `E_WRITE_FAILED`,
  * `E_STORE_UNAVAILABLE`, `E_CANCELLED`.
  *
