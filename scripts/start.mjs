@@ -60,7 +60,9 @@ async function openInCodeServer() {
 build();
 prepareWorkspace();
 const seeded = seedDemoStore(store);
-say(seeded.seeded ? `demo store ready: ${store}` : `demo store not seeded yet: ${seeded.reason}`);
+say(seeded.seeded
+  ? `demo store ${store}: ${seeded.imported} memories imported, ${seeded.existing} already there`
+  : `demo store not seeded: ${seeded.reason}`);
 
 if (!opts.server && onPath('code')) {
   say('opening desktop VS Code');
