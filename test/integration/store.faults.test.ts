@@ -161,5 +161,5 @@ test('maintenance builds the id and text indexes and compacts fragments without 
   assert.ok(report.indexesCreated.includes('text (fts)'));
   assert.ok(after.fragments < before.fragments, `${before.fragments} → ${after.fragments}`);
   assert.equal(after.rows, 20);
-  assert.deepEqual(after.indexes.map((i) => i.columns[0]).sort(), ['id', 'text']);
+  assert.deepEqual(after.indexes.map((i) => i.columns[0]).sort(), ['id', 'scope', 'text']);
 });
