@@ -58,8 +58,9 @@ const MAX_ATTEMPTS = 3;
  * and Delete — rows added or rewritten meanwhile are simply "unindexed", and LanceDB searches them by
  * brute force and filters out deleted ones, so recall stays correct during and after the build.
  * The one conflicting operation is a Rewrite (compaction, i.e. the store's `optimize()` maintenance)
- * of fragments the index covers: that is a *retryable* conflict, so the loser retries — the store's
- * maintenance retries itself, and this builder retries the build (bounded) or tries again later.
+ * of fragments the index covers (unless the table has stable row ids): that is a *retryable*
+ * conflict, so the loser retries — the store's maintenance retries itself, and this builder retries
+ * the build (bounded) or tries again later. Seen in test/integration/recall.index.test.ts.
  *
  * Cancellation: `cancel()` stops a scheduled build, and between attempts. A native build already
  * running cannot be interrupted; nothing is committed until it finishes (Lance commits atomically),
@@ -150,6 +151,7 @@ export class VectorIndexBuilder implements Disposable {
     if (!claim) return emit({ kind: 'skipped', reason: 'another process is building the vector index' });
     const started = Date.now();
     emit({ kind: 'started', rows: state.rows });
+    await this.compactFirst();
     this.log.info(`building the vector index (IVF_HNSW_SQ, cosine) over ${state.rows} rows, outside the store lock`);
     try {
       for (let attempt = 1; ; attempt++) {
@@ -179,6 +181,27 @@ export class VectorIndexBuilder implements Disposable {
       return emit({ kind: 'failed', reason: errorMessage(err) });
     } finally {
       await claim.release();
+    }
+  }
+
+  /**
+   * Compacts the table (the store's own maintenance, under the lock, cheap while no vector index
+   * exists) before the build. On a table without stable row ids (stores created before they were
+   * enabled, migrated foreign tables), compacting fragments the index covers remaps the whole HNSW
+   * index inside that maintenance: measured 4.3–8.2 s under the lock at 10k rows when the index had
+   * been built over 2+ fragments, 15 ms when built over 1. Tables created by the store now have stable
+   * row ids, where compaction needs no remap (129 ms with concurrent writes during the build).
+   */
+  private async compactFirst(): Promise<void> {
+    for (let round = 0; round < 2; round++) {
+      try {
+        const { fragmentStats } = await this.store.table.stats();
+        if (fragmentStats.numFragments <= 1) return;
+        await this.store.optimize('compact before the vector index build');
+      } catch (err) {
+        this.log.debug(`compaction before the vector index build failed (${errorMessage(err)}); building anyway`);
+        return;
+      }
     }
   }
 
