@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import * as lancedb from '@lancedb/lancedb';
 import { isLegacy } from '../../src/core/store/schema';
 import { detectImportFormat, importFrom, importJsonl, importLanceDbPro, importMcpKnowledgeGraph, upgradeMemories } from '../../src/core/upgrade';
-import { fixtureDir, hashEmbed } from '../fixtures/upgrade/legacyStore';
-import { openTempStore, tempDir, TEST_DIM, vec } from '../helpers/tempStore';
+import { fixtureDir, hashEmbed, openTestStore, testDir } from '../fixtures/upgrade/legacyStore';
+import { TEST_DIM, vec } from '../helpers/tempStore';
 
 const FIXTURES = fixtureDir();
 
@@ -17,7 +17,7 @@ function countingEmbed() {
 }
 
 test('JSONL: valid lines are imported as legacy memories, malformed ones reported by line; re-import changes nothing', async (t) => {
-  const { store } = await openTempStore(t);
+  const { store } = await openTestStore(t);
   const { embed, calls } = countingEmbed();
   const file = join(FIXTURES, 'memories.jsonl');
   const r = await importJsonl(store, file, { embed });
@@ -72,8 +72,8 @@ test('JSONL: valid lines are imported as legacy memories, malformed ones reporte
 });
 
 test('MCP knowledge graph: one memory per observation and relation; malformed lines reported; re-import is incremental', async (t) => {
-  const { store } = await openTempStore(t);
-  const dir = tempDir(t);
+  const { store } = await openTestStore(t);
+  const dir = testDir(t);
   const file = join(dir, 'memory.jsonl');
   copyFileSync(join(FIXTURES, 'knowledge-graph.jsonl'), file);
   const { embed } = countingEmbed();
@@ -120,8 +120,8 @@ async function makeProTable(dir: string, dim = TEST_DIM): Promise<void> {
 }
 
 test('memory-lancedb-pro table: rows imported with mapped categories and kept metadata; bad rows reported by row number', async (t) => {
-  const { store } = await openTempStore(t);
-  const src = tempDir(t);
+  const { store } = await openTestStore(t);
+  const src = testDir(t);
   await makeProTable(src);
   assert.equal(await detectImportFormat(src), 'memory-lancedb-pro');
   const { embed, calls } = countingEmbed();
@@ -154,8 +154,8 @@ test('memory-lancedb-pro table: rows imported with mapped categories and kept me
 });
 
 test('imports embed when vectors are absent or of another dimension, and fail clearly (into the DLQ) without an embedder', async (t) => {
-  const { store } = await openTempStore(t);
-  const src = tempDir(t);
+  const { store } = await openTestStore(t);
+  const src = testDir(t);
   await makeProTable(src, 4);
   const noEmbedder = await importLanceDbPro(store, src);
   assert.equal(noEmbedder.imported, 0);
@@ -173,7 +173,7 @@ test('imports embed when vectors are absent or of another dimension, and fail cl
 });
 
 test('dry run of an import counts what would be imported and writes nothing', async (t) => {
-  const { store } = await openTempStore(t);
+  const { store } = await openTestStore(t);
   await store.insert([{ id: 'unrelated', text: 'x', vector: vec(1) }]);
   const r = await importJsonl(store, join(FIXTURES, 'memories.jsonl'), { dryRun: true });
   assert.equal(r.dryRun, true);

@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import { BusyError } from '../../src/core/errors';
 import { isLegacy } from '../../src/core/store/schema';
 import { CHECKPOINT_FILE, createUpgradeRun, upgradeMemories, upgradeStatus, type UpgradeProgress } from '../../src/core/upgrade';
-import { legacyId, legacyText, seedLegacy, snapshot } from '../fixtures/upgrade/legacyStore';
-import { openTempStore, vec } from '../helpers/tempStore';
+import { legacyId, legacyText, openTestStore, seedLegacy, snapshot } from '../fixtures/upgrade/legacyStore';
+import { vec } from '../helpers/tempStore';
 
 test('upgrade enriches every legacy row exactly once and leaves smart rows alone', async (t) => {
-  const { store } = await openTempStore(t);
+  const { store } = await openTestStore(t);
   await seedLegacy(store, 450);
   await store.insert([{ id: 'smart', text: 'Already smart.', vector: vec(1), metadata: { l0_abstract: 'given', injected_count: 2 } }]);
   const before = new Map((await store.getMany([legacyId(0), legacyId(2), 'smart'])).entries());
@@ -43,7 +43,7 @@ test('upgrade enriches every legacy row exactly once and leaves smart rows alone
 });
 
 test('lock: one acquisition per batch, none while scanning or enriching', async (t) => {
-  const { store } = await openTempStore(t, { maintenance: { auto: false } });
+  const { store } = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(store, 600);
   let phase = 'idle';
   const acquisitions: Array<{ phase: string; operation: string }> = [];
@@ -68,7 +68,7 @@ test('lock: one acquisition per batch, none while scanning or enriching', async 
 });
 
 test('a rerun finds nothing to do; dry run writes nothing and takes no lock', async (t) => {
-  const { store } = await openTempStore(t, { maintenance: { auto: false } });
+  const { store } = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(store, 120);
   const lockBefore = store.lock.acquisitions;
   const dry = await upgradeMemories(store, { dryRun: true, previewLimit: 5 });
@@ -90,7 +90,7 @@ test('a rerun finds nothing to do; dry run writes nothing and takes no lock', as
 });
 
 test('writes during Phase 1 survive: counters merge, edited text is re-enriched, deleted rows are not resurrected', async (t) => {
-  const { store } = await openTempStore(t, { maintenance: { auto: false } });
+  const { store } = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(store, 30);
   const edited = legacyId(8), deleted = legacyId(4), counted = legacyId(5);
   let raced = false;
@@ -123,7 +123,7 @@ test('writes during Phase 1 survive: counters merge, edited text is re-enriched,
 });
 
 test('only one upgrade runs per store; the second is told who runs it', async (t) => {
-  const { store } = await openTempStore(t, { maintenance: { auto: false } });
+  const { store } = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(store, 50);
   const first = createUpgradeRun(store, { batchSize: 10, windowSize: 10 });
   let second: Promise<unknown> | undefined;
@@ -141,8 +141,8 @@ test('only one upgrade runs per store; the second is told who runs it', async (t
 });
 
 test('cancel stops after whole batches; resuming gives the same store as an uninterrupted run', async (t) => {
-  const a = await openTempStore(t, { maintenance: { auto: false } });
-  const b = await openTempStore(t, { maintenance: { auto: false } });
+  const a = await openTestStore(t, { maintenance: { auto: false } });
+  const b = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(a.store, 700);
   await seedLegacy(b.store, 700);
   const uninterrupted = await upgradeMemories(a.store, { batchSize: 50, windowSize: 100 });
@@ -162,7 +162,7 @@ test('cancel stops after whole batches; resuming gives the same store as an unin
 });
 
 test('a store closed under a running upgrade stops it cleanly: nothing half-written, nothing dead-lettered', async (t) => {
-  const { store } = await openTempStore(t, { maintenance: { auto: false } });
+  const { store } = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(store, 300);
   const run = createUpgradeRun(store, { batchSize: 50, windowSize: 100, onProgress: (p) => { if (p.batches === 2) void store.close(); } });
   const result = await run.run();

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { UpgradeCheckpoint } from '../../src/core/upgrade/checkpoint';
-import { tempDir } from '../helpers/tempStore';
+import { testDir } from '../fixtures/upgrade/legacyStore';
 
 test('checkpoint: entries are reused only for the same job key and the same text; a torn tail is ignored', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const cp = await UpgradeCheckpoint.open(dir, 'enrich:openai-compatible/m1');
   await cp.append([
     { id: 'a', metadata: { l0_abstract: 'A' }, set: { category: 'events' }, expect: { text: 'text of a' } },

@@ -5,9 +5,8 @@ import { test } from 'node:test';
 import { BusyError } from '../../src/core/errors';
 import { MemoryStore } from '../../src/core/store/memoryStore';
 import { CHECKPOINT_FILE, OpenAiCompatibleEnricher, upgradeMemories, upgradeStatus } from '../../src/core/upgrade';
-import { legacyId, legacyRow, seedLegacy, snapshot } from '../fixtures/upgrade/legacyStore';
+import { legacyId, legacyRow, openTestStore, seedLegacy, snapshot, testDir } from '../fixtures/upgrade/legacyStore';
 import { startStubLlm } from '../fixtures/upgrade/stubLlm';
-import { openTempStore, tempDir } from '../helpers/tempStore';
 import { runWorker, startWorker } from '../helpers/workers';
 
 interface PluginReport {
@@ -25,7 +24,7 @@ function percentile(values: number[], p: number): number {
 
 test('upgrade of 3000 legacy rows in one process while the plugin writes in another: nothing lost, each row upgraded once, one lock per batch', async (t) => {
   const N = 3000;
-  const { store, dir } = await openTempStore(t);
+  const { store, dir } = await openTestStore(t);
   await seedLegacy(store, N);
   await store.optimize('test setup');
 
@@ -33,7 +32,7 @@ test('upgrade of 3000 legacy rows in one process while the plugin writes in anot
   const idle = (await runWorker('pluginWorker', { dir, legacyCount: N, ops: 60, intervalMs: 5, tag: 'idle' })).find((m) => m.type === 'done') as PluginReport;
   assert.deepEqual(idle.failures, []);
 
-  const stopFile = join(tempDir(t), 'stop');
+  const stopFile = join(testDir(t), 'stop');
   const plugin = startWorker('pluginWorker', { dir, legacyCount: N, stopFile, intervalMs: 5, deleteEvery: 15, tag: 'live', seed: 7 });
   await plugin.waitFor((m) => m.type === 'ready');
   // Deterministic stale-snapshot race: the upgrader pauses after Phase 1 of its first window (rows
@@ -98,13 +97,16 @@ test('upgrade of 3000 legacy rows in one process while the plugin writes in anot
   const racedSurvivors = [...racedApplied].filter((id) => !deleted.has(id));
   assert.ok(racedSurvivors.length >= 40);
   assert.ok(result.concurrentWrites >= racedSurvivors.length, `the ${racedSurvivors.length} rows bumped between Phase 1 and Phase 2 were merged, not overwritten (checked above)`);
-  assert.ok(durP95 <= Math.max(10 * idleP95, idleP95 + 300), `p95 during ${durP95.toFixed(1)} ms vs idle ${idleP95.toFixed(1)} ms`);
+  // Generous, because the machine is shared; what must never come back is the original bug's
+  // seconds-long waits (FACTS.md: p95 6.2 s, max 28 s with a lock per entry).
+  assert.ok(durP95 <= Math.max(10 * idleP95, idleP95 + 1000), `p95 during ${durP95.toFixed(1)} ms vs idle ${idleP95.toFixed(1)} ms`);
+  assert.ok(durMax < 5000, `max during ${durMax.toFixed(1)} ms`);
 });
 
 test('kill -9 mid-run, then resume: the same store as an uninterrupted run', async (t) => {
   const N = 1200;
-  const a = await openTempStore(t, { maintenance: { auto: false } });
-  const b = await openTempStore(t, { maintenance: { auto: false } });
+  const a = await openTestStore(t, { maintenance: { auto: false } });
+  const b = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(a.store, N);
   await seedLegacy(b.store, N);
   const uninterrupted = await upgradeMemories(a.store, { batchSize: 100, windowSize: 300 });
@@ -129,7 +131,7 @@ test('kill -9 mid-run, then resume: the same store as an uninterrupted run', asy
 test('kill -9 after an LLM window was enriched: the resumed run reuses the saved answers instead of asking again', async (t) => {
   const stub = await startStubLlm();
   t.after(() => stub.close());
-  const { store, dir } = await openTempStore(t, { maintenance: { auto: false } });
+  const { store, dir } = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(store, 80);
   const killed = startWorker('upgradeWorker', { dir, batchSize: 20, windowSize: 50, llm: { url: stub.url, model: 'stub-model' } }, { MEMORY_LANE_FAILPOINTS: 'upgrade.afterPhase1=kill' });
   assert.equal((await killed.exited).signal, 'SIGKILL');
@@ -145,7 +147,7 @@ test('kill -9 after an LLM window was enriched: the resumed run reuses the saved
 });
 
 test('a second upgrade in another process is refused and told who runs it', async (t) => {
-  const { store, dir } = await openTempStore(t, { maintenance: { auto: false } });
+  const { store, dir } = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(store, 60);
   const first = startWorker('upgradeWorker', { dir, batchSize: 20, windowSize: 20 }, { MEMORY_LANE_FAILPOINTS: 'upgrade.afterPhase1=once:pause:2500' });
   await first.waitForStderr('[failpoint] upgrade.afterPhase1');
@@ -166,6 +168,9 @@ test('a second upgrade in another process is refused and told who runs it', asyn
   assert.equal((first.messages.find((m: any) => m.type === 'result') as any).result.upgraded, 60);
   // Reopened view of the store from the test process sees the finished upgrade.
   const reopened = await MemoryStore.open(dir, { create: false });
-  t.after(() => reopened.close());
-  assert.equal((await reopened.list({ legacy: true, limit: 1 })).total, 0);
+  try {
+    assert.equal((await reopened.list({ legacy: true, limit: 1 })).total, 0);
+  } finally {
+    await reopened.close();
+  }
 });

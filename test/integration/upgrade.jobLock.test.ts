@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ExclusiveJobLock } from '../../src/core/concurrency/jobLock';
 import { BusyError } from '../../src/core/errors';
-import { tempDir } from '../helpers/tempStore';
+import { testDir } from '../fixtures/upgrade/legacyStore';
 
 test('the job lock admits one runner, tells the next who runs it, and is free again after release', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const lock = new ExclusiveJobLock(dir, 'upgrade');
   assert.deepEqual(await lock.status(), { running: false });
   const lease = await lock.tryAcquire('upgrade (local)');
@@ -30,7 +30,7 @@ test('the job lock admits one runner, tells the next who runs it, and is free ag
 });
 
 test('a job lock left by a dead process on this host is taken over at once', async (t) => {
-  const dir = tempDir(t);
+  const dir = testDir(t);
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
   const deadPid = Number(dead.stdout.toString());
   mkdirSync(join(dir, 'upgrade.job.lock'));

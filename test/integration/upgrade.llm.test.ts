@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CHECKPOINT_FILE, OpenAiCompatibleEnricher, upgradeMemories, type OpenAiCompatibleEnricherOptions } from '../../src/core/upgrade';
 import { startStubLlm } from '../fixtures/upgrade/stubLlm';
-import { openTempStore, vec } from '../helpers/tempStore';
+import { vec } from '../helpers/tempStore';
+import { openTestStore } from '../fixtures/upgrade/legacyStore';
 
 const KEY = 'sk-test-secret-0123456789';
 const MARKERS = ['TIMEOUT', 'ERR500', 'BADJSON', 'HUGE', 'SCHEMA', 'FLAKY'];
@@ -13,7 +14,7 @@ function llm(url: string, extra: Partial<OpenAiCompatibleEnricherOptions> = {}) 
   return new OpenAiCompatibleEnricher({ baseUrl: url, model: 'stub-model', apiKey: KEY, timeoutMs: 400, retries: 1, backoffMs: 20, maxBackoffMs: 50, concurrency: 4, breakAfterFailures: 50, maxReplyBytes: 256 * 1024, ...extra });
 }
 
-async function seedMixed(store: Awaited<ReturnType<typeof openTempStore>>['store'], normal = 10) {
+async function seedMixed(store: Awaited<ReturnType<typeof openTestStore>>['store'], normal = 10) {
   const rows = [
     ...Array.from({ length: normal }, (_, i) => ({ id: `ok-${String(i).padStart(2, '0')}`, text: `User prefers option ${i}. It is faster.`, vector: vec(i) })),
     ...MARKERS.map((m, i) => ({ id: `bad-${m.toLowerCase()}`, text: `Entry with ${m} marker. Second sentence.`, vector: vec(100 + i) })),
@@ -25,7 +26,7 @@ async function seedMixed(store: Awaited<ReturnType<typeof openTempStore>>['store
 test('LLM enrichment: each failing entry falls back to local with its reason; the run completes', async (t) => {
   const stub = await startStubLlm();
   t.after(() => stub.close());
-  const { store } = await openTempStore(t);
+  const { store } = await openTestStore(t);
   await seedMixed(store);
   const result = await upgradeMemories(store, { enricher: llm(stub.url), batchSize: 8 });
   assert.equal(result.upgraded, 16);
@@ -68,7 +69,7 @@ test('LLM enrichment: each failing entry falls back to local with its reason; th
 test('with fallback "none" failing entries are reported with reasons, kept in the DLQ and left legacy', async (t) => {
   const stub = await startStubLlm();
   t.after(() => stub.close());
-  const { store } = await openTempStore(t);
+  const { store } = await openTestStore(t);
   await seedMixed(store, 4);
   const result = await upgradeMemories(store, { enricher: llm(stub.url), fallback: 'none' });
   assert.equal(result.upgraded, 5, '4 normal + FLAKY');
@@ -85,7 +86,7 @@ test('with fallback "none" failing entries are reported with reasons, kept in th
 test('force re-enriches local-enriched rows with the LLM; a dead endpoint is skipped after a few failures', async (t) => {
   const stub = await startStubLlm();
   t.after(() => stub.close());
-  const { store } = await openTempStore(t);
+  const { store } = await openTestStore(t);
   await store.insert(Array.from({ length: 30 }, (_, i) => ({ id: `r${String(i).padStart(2, '0')}`, text: `Fact number ${i}. Details follow.`, vector: vec(i) })));
 
   // An endpoint nobody listens on: after 3 entries fail, the rest fall back at once.
@@ -105,7 +106,7 @@ test('force re-enriches local-enriched rows with the LLM; a dead endpoint is ski
   const r5 = (await store.get('r05'))!;
   assert.equal(r5.metadata.l0_abstract, 'LLM: Fact number 5.');
   assert.equal(r5.metadata.enrichment?.provider, 'openai-compatible');
-  assert.equal(r5.metadata.enrichment?.previous, 'local');
+  assert.equal((r5.metadata.enrichment as Record<string, unknown> | undefined)?.previous, 'local');
   assert.equal(r5.metadata.enrichment?.fallbackReason, undefined);
   assert.equal(r5.metadata.upgraded_from, 'legacy', 'the original upgrade marker stays');
   const again = await upgradeMemories(store, { enricher: llm(stub.url), force: true });
@@ -115,7 +116,7 @@ test('force re-enriches local-enriched rows with the LLM; a dead endpoint is ski
 test('cancel during LLM enrichment keeps finished answers in the checkpoint; the resumed run does not ask again', async (t) => {
   const stub = await startStubLlm({ delayMs: 40 });
   t.after(() => stub.close());
-  const { store } = await openTempStore(t);
+  const { store } = await openTestStore(t);
   await store.insert(Array.from({ length: 60 }, (_, i) => ({ id: `c${String(i).padStart(2, '0')}`, text: `Cached answer ${i}. More text.`, vector: vec(i) })));
   const controller = new AbortController();
   const first = await upgradeMemories(store, {

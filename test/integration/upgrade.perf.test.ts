@@ -3,8 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { upgradeMemories } from '../../src/core/upgrade';
-import { seedLegacy } from '../fixtures/upgrade/legacyStore';
-import { openTempStore, tempDir } from '../helpers/tempStore';
+import { openTestStore, seedLegacy, testDir } from '../fixtures/upgrade/legacyStore';
 import { runWorker, startWorker } from '../helpers/workers';
 
 function percentile(values: number[], p: number): number {
@@ -14,7 +13,7 @@ function percentile(values: number[], p: number): number {
 
 test('10k legacy rows upgrade with local enrichment in under 30 s while another process keeps writing', async (t) => {
   const N = 10_000;
-  const { store, dir } = await openTempStore(t);
+  const { store, dir } = await openTestStore(t);
   const seedStart = Date.now();
   await seedLegacy(store, N);
   await store.optimize('test setup');
@@ -22,9 +21,12 @@ test('10k legacy rows upgrade with local enrichment in under 30 s while another 
 
   const idle = (await runWorker('pluginWorker', { dir, legacyCount: N, ops: 40, intervalMs: 20, tag: 'idle' })).find((m) => m.type === 'done') as { ops: Array<{ ms: number }> };
   const idleMs = idle.ops.map((o) => o.ms);
-  const stopFile = join(tempDir(t), 'stop');
+  const stopFile = join(testDir(t), 'stop');
   const plugin = startWorker('pluginWorker', { dir, legacyCount: N, stopFile, intervalMs: 20, tag: 'perf' });
   await plugin.waitFor((m) => m.type === 'ready');
+  const maintenance: number[] = [];
+  const sub = store.lock.onEvent((e) => { if (e.type === 'released' && e.operation === 'maintenance (after upgrade)') maintenance.push(e.heldMs); });
+  t.after(() => sub.dispose());
   const started = Date.now();
   const result = await upgradeMemories(store);
   const ms = Date.now() - started;
@@ -45,4 +47,6 @@ test('10k legacy rows upgrade with local enrichment in under 30 s while another 
   assert.deepEqual(live.failures, []);
   assert.ok(during.length > 0 && Math.max(...during) < 5_000, 'the writer was never stalled for seconds');
   assert.equal((await store.list({ legacy: true, limit: 1 })).total, 0);
+  assert.equal(maintenance.length, 1, 'the rewritten rows were compacted and re-indexed once at the end');
+  t.diagnostic(`maintenance after the upgrade held the lock ${maintenance[0]} ms`);
 });

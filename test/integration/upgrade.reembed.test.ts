@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DimensionMismatchError } from '../../src/core/errors';
-import { MemoryStore } from '../../src/core/store/memoryStore';
 import { copyIntoNewStore, createReembedRun, reembedMemories, upgradeStatus } from '../../src/core/upgrade';
-import { hashEmbed, legacyId, seedLegacy } from '../fixtures/upgrade/legacyStore';
-import { openTempStore, tempDir, TEST_DIM } from '../helpers/tempStore';
+import { hashEmbed, legacyId, openTestStore, seedLegacy } from '../fixtures/upgrade/legacyStore';
+import { TEST_DIM } from '../helpers/tempStore';
 
 test('re-embed replaces every vector in batches (one lock each, none while embedding) and records the model', async (t) => {
-  const { store } = await openTempStore(t, { maintenance: { auto: false } });
+  const { store } = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(store, 500);
   const embed = hashEmbed(TEST_DIM);
   let phase = '';
@@ -42,7 +41,7 @@ test('re-embed replaces every vector in batches (one lock each, none while embed
 });
 
 test('re-embed: a text edited meanwhile is embedded again from the new text; a model of another dimension stops the run before anything is written', async (t) => {
-  const { store } = await openTempStore(t, { maintenance: { auto: false } });
+  const { store } = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(store, 20);
   const embed = hashEmbed(TEST_DIM);
   let edited = false;
@@ -68,12 +67,10 @@ test('re-embed: a text edited meanwhile is embedded again from the new text; a m
 });
 
 test('a new dimension: copyIntoNewStore copies every memory with new vectors, keeps ids and metadata, and resumes', async (t) => {
-  const { store: source } = await openTempStore(t, { maintenance: { auto: false } });
+  const { store: source } = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(source, 250);
   await source.patch([{ id: legacyId(1), increment: { injected_count: 3 }, metadata: { l0_abstract: 'kept' } }]);
-  const targetDir = tempDir(t);
-  const target = await MemoryStore.open(targetDir, { dim: 16, embedder: 'hash-16' });
-  t.after(() => target.close());
+  const { store: target } = await openTestStore(t, { dim: 16, embedder: 'hash-16', maintenance: { auto: false } });
   const embed16 = hashEmbed(16);
 
   const controller = new AbortController();

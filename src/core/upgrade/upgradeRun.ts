@@ -33,6 +33,13 @@ export interface UpgradeRunOptions {
   previewLimit?: number;
   /** A row whose text keeps changing under us is retried this many times, then reported failed. */
   maxRequeues?: number;
+  /**
+   * After a run that rewrote at least this many rows, ask the store for its maintenance (compaction
+   * and index update, one background commit under the lock). Upgraded rows live in new fragments the
+   * id index does not cover yet: measured at 10k rows, get-by-id p50 went 5.7 → 18.7 ms after the
+   * upgrade and back to 8 ms after maintenance (which held the lock ~0.5 s once). Default 1000; 0 = never.
+   */
+  optimizeAfterRows?: number;
   /** Stop after this many batches in a row failed to commit (the store is unavailable); default 3. */
   maxConsecutiveBatchFailures?: number;
   logger?: Logger;
@@ -141,6 +148,7 @@ export class UpgradeRun implements Disposable {
       previewLimit: options.previewLimit ?? 20,
       maxRequeues: options.maxRequeues ?? 3,
       maxConsecutiveBatchFailures: options.maxConsecutiveBatchFailures ?? 3,
+      optimizeAfterRows: Math.max(0, options.optimizeAfterRows ?? 1000),
       ...(options.jobLockStaleMs !== undefined ? { jobLockStaleMs: options.jobLockStaleMs } : {}),
     };
     this.log = componentLogger(options.logger ?? nullLogger, 'upgrade');
@@ -233,6 +241,13 @@ export class UpgradeRun implements Disposable {
       this.counts.candidates = scan.ids.length;
       if (this.o.dryRun) await this.dryRun(scan.ids);
       else if (!this.signal.aborted) await this.upgrade(scan.ids);
+      if (!this.o.dryRun && this.aborted === undefined && this.o.optimizeAfterRows > 0 && this.counts.written >= this.o.optimizeAfterRows) {
+        try {
+          await this.store.optimize('after upgrade');
+        } catch (err) {
+          this.log.warn(`maintenance after the upgrade failed (the store's own maintenance will retry): ${errorMessage(err)}`);
+        }
+      }
       return this.result();
     } catch (err) {
       // The store closed under us (a window shutting down without cancelling the run first):
