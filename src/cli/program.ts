@@ -5,6 +5,7 @@ import { registerHealthCommands } from './commands/health';
 import { registerTransferCommands } from './commands/transfer';
 import { registerMemoryCommands } from './commands/memories';
 import { registerUpgradeCommand } from './commands/upgrade';
+import { registerMcpCommand } from './commands/mcp';
 
 const VERSION = '0.1.0';
 
@@ -36,6 +37,7 @@ export async function runCli(argv: string[]): Promise<number> {
   registerTransferCommands(program, run);
   registerUpgradeCommand(program, run);
   registerHealthCommands(program, run);
+  registerMcpCommand(program);
   for (const register of extraCommandRegistrations) register(program, run);
   program.commands.forEach((c) => c.exitOverride());
 

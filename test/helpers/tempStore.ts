@@ -6,17 +6,41 @@ import { MemoryStore, type MemoryStoreOptions } from '../../src/core/store/memor
 
 export const TEST_DIM = 8;
 
+type HasAfter = TestContext | { after(fn: () => unknown): void };
+const cleanups = new WeakMap<object, Array<() => unknown>>();
+
+/**
+ * Registers cleanup that runs when the test ends, last registered first (close a server before
+ * removing its folder), and keeps going when one step fails.
+ */
+export function deferCleanup(t: HasAfter, fn: () => unknown): void {
+  let stack = cleanups.get(t);
+  if (!stack) {
+    const fns: Array<() => unknown> = [];
+    stack = fns;
+    cleanups.set(t, stack);
+    t.after(async () => {
+      const errors: unknown[] = [];
+      for (const f of fns.splice(0).reverse()) {
+        try { await f(); } catch (err) { errors.push(err); }
+      }
+      if (errors.length) throw errors[0];
+    });
+  }
+  stack.push(fn);
+}
+
 /** A fresh temp folder removed when the test ends. */
-export function tempDir(t: TestContext | { after(fn: () => unknown): void }, prefix = 'ml-test-'): string {
+export function tempDir(t: HasAfter, prefix = 'ml-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  deferCleanup(t, () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   return dir;
 }
 
 export async function openTempStore(t: TestContext, options: MemoryStoreOptions = {}): Promise<{ store: MemoryStore; dir: string }> {
   const dir = tempDir(t);
   const store = await MemoryStore.open(dir, { dim: TEST_DIM, embedder: 'test', ...options });
-  t.after(() => store.close());
+  deferCleanup(t, () => store.close());
   return { store, dir };
 }
 

@@ -68,3 +68,8 @@ test('planUpserts: insert of an existing id is exists/conflict; landed ids are n
   assert.deepEqual(plan.results.map(([, , , r]) => r.status), ['exists', 'conflict']);
   assert.equal(plan.rows.length, 0);
 });
+
+test('planUpserts stamps every planned row with the attempt\'s commit token (how a retry knows what landed)', () => {
+  const plan = planUpserts([{ inserts: [row({ id: 'n', rev: 1 })], patches: [{ id: 'a', increment: { injected_count: 1 } }] }], new Map([['a', row()]]), new Set(), 10, 'token-1');
+  assert.deepEqual(plan.rows.map((r) => r.commit), ['token-1', 'token-1']);
+});

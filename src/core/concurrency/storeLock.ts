@@ -31,6 +31,12 @@ export interface LockLease {
 export const LOCK_TARGET = 'store.lock';
 export const LOCK_DIR = 'store.lock.lock';
 export const LOCK_OWNER = 'store.lock.owner.json';
+/** Processes waiting for the lock leave a marker here, so a holder knows to step aside after release. */
+export const LOCK_WAITERS = 'store.lock.waiters';
+/** Longest sleep between two polls of a waiter; a courtesy pause must outlast it. */
+const MAX_POLL_MS = 8;
+/** A waiter marker not refreshed for this long belongs to a process that died while waiting. */
+const WAITER_MARKER_TTL_MS = 15_000;
 
 const HOST = hostname();
 
@@ -57,6 +63,8 @@ export class StoreLock {
   private readonly target: string;
   private readonly lockDir: string;
   private readonly ownerPath: string;
+  private readonly waitersDir: string;
+  private readonly waiterMarker: string;
   private readonly staleMs: number;
   private readonly log: Logger;
   private readonly _onEvent = new Emitter<LockEvent>();
@@ -69,6 +77,8 @@ export class StoreLock {
     this.target = join(dir, LOCK_TARGET);
     this.lockDir = join(dir, LOCK_DIR);
     this.ownerPath = join(dir, LOCK_OWNER);
+    this.waitersDir = join(dir, LOCK_WAITERS);
+    this.waiterMarker = join(this.waitersDir, `${HOST}-${process.pid}`);
     this.staleMs = Math.max(options.staleMs ?? 10_000, 2000);
     this.log = options.logger ?? nullLogger;
   }
@@ -101,6 +111,7 @@ export class StoreLock {
         });
         this.held = true;
         this.acquisitions++;
+        if (waiting) await this.markWaiting(false);
         const acquiredAt = Date.now();
         const token = randomUUID();
         await this.writeOwner({ pid: process.pid, host: HOST, label: operation, since: acquiredAt, token });
@@ -141,18 +152,60 @@ export class StoreLock {
       }
       if (!waiting) {
         waiting = true;
+        await this.markWaiting(true);
         this._onEvent.fire({ type: 'waitStarted', at: Date.now(), operation, holder });
+      } else if (attempt % 256 === 0) {
+        await this.markWaiting(true); // refresh, so a long wait is not mistaken for a dead waiter
       }
       const waited = Date.now() - started;
       if (waited >= deadlineMs) {
+        await this.markWaiting(false);
         holder = (await this.readOwner()) ?? holder;
         this._onEvent.fire({ type: 'timeout', at: Date.now(), operation, waitedMs: waited, holder });
         throw new LockTimeoutError(waited, holder, operation);
       }
       attempt++;
-      // 1–4 ms at first (a batch holds the lock for milliseconds), growing to at most ~25 ms.
-      const base = Math.min(1 + attempt, 20);
-      await sleep(base + Math.random() * Math.min(4 + attempt, 10));
+      // A batch holds the lock for milliseconds: poll every few ms (never a back-off to seconds).
+      await sleep(1 + Math.random() * (MAX_POLL_MS - 1));
+    }
+  }
+
+  /**
+   * True when another live process is waiting for the lock. The holder's queue then pauses for one
+   * poll interval after releasing before it locks again: without that, a busy process re-takes the
+   * lock the instant it lets go and starves the others (FACTS.md: "the lock is unfair").
+   */
+  async othersWaiting(): Promise<boolean> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.waitersDir);
+    } catch {
+      return false;
+    }
+    const mine = `${HOST}-${process.pid}`;
+    for (const name of names) {
+      if (name === mine) continue;
+      const st = await fs.stat(join(this.waitersDir, name)).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs < WAITER_MARKER_TTL_MS) return true;
+    }
+    return false;
+  }
+
+  /** How long a polite holder steps aside when others wait: longer than a waiter's poll interval. */
+  get courtesyMs(): number {
+    return MAX_POLL_MS + 4;
+  }
+
+  private async markWaiting(on: boolean): Promise<void> {
+    try {
+      if (on) {
+        await fs.mkdir(this.waitersDir, { recursive: true });
+        await fs.writeFile(this.waiterMarker, String(Date.now()));
+      } else {
+        await fs.rm(this.waiterMarker, { force: true });
+      }
+    } catch {
+      // Markers are a courtesy: a read-only or odd folder must not break waiting itself.
     }
   }
 

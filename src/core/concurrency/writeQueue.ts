@@ -58,6 +58,7 @@ export class WriteQueue<I, R> {
   private seq = 0;
   private inFlight = false;
   private backgroundNotBefore = 0;
+  private stepAsideBeforeNextLock = false;
   private backgroundTimer: NodeJS.Timeout | undefined;
   private readonly options: Required<WriteQueueOptions>;
   private readonly _onDepth = new Emitter<QueueDepth>();
@@ -142,6 +143,10 @@ export class WriteQueue<I, R> {
     this.inFlight = true;
     this.fireDepth();
     try {
+      if (this.stepAsideBeforeNextLock) {
+        this.stepAsideBeforeNextLock = false;
+        await new Promise((r) => setTimeout(r, this.lock.courtesyMs));
+      }
       let lease: LockLease;
       try {
         lease = await this.lock.acquire(label, deadlineMs);
@@ -158,6 +163,8 @@ export class WriteQueue<I, R> {
       } finally {
         await lease.release();
       }
+      // Others are waiting: let one of them in before this process locks again (fairness across processes).
+      this.stepAsideBeforeNextLock = await this.lock.othersWaiting();
       group.forEach((p, i) => {
         const r = results[i] ?? { ok: false, error: new Error('commit returned no result for this intent') };
         if (r.ok) p.resolve(r.value);

@@ -15,7 +15,7 @@ import { isRetryableCommitError } from './commitErrors';
 import { DeadLetterQueue, type DeadLetter } from './deadLetterQueue';
 import { runMaintenance, type MaintenanceOptions, type MaintenanceReport } from './maintenance';
 import { migrateToV1, vectorDimensionOf } from './migrations';
-import { applyPatch, expectationHolds, sameStoredContent, type MemoryPatch } from './patch';
+import { applyPatch, expectationHolds, type MemoryPatch } from './patch';
 import { CURRENT_SCHEMA_VERSION, MEMORIES_TABLE, fromRawRow, isLegacy, memoriesSchema, toRawRow, type MemoryRecord, type RawRow } from './schema';
 import { sqlInList, sqlLikePrefix, sqlString } from './sql';
 import { readStoreMeta, writeStoreMeta, type StoreMeta } from './storeMeta';
@@ -436,7 +436,8 @@ export class MemoryStore implements Disposable {
     let current = await this.readByIds([...ids]);
     for (let attempt = 1; ; attempt++) {
       const now = Date.now();
-      const plan = planUpserts(intents, current, landed, now);
+      const token = randomUUID();
+      const plan = planUpserts(intents, current, landed, now, token);
       for (const [intentIndex, part, index, result] of plan.results) outcomes[intentIndex]![part][index] = result as never;
       if (plan.rows.length === 0) break;
       await failpoint('store.beforeCommit');
@@ -461,8 +462,7 @@ export class MemoryStore implements Disposable {
       if (attempt >= MAX_COMMIT_ATTEMPTS) throw new WriteFailedError(`Revision conflicts persisted after ${attempt} attempts`, undefined);
       current = await this.readByIds([...ids]);
       for (const row of plan.rows) {
-        const stored = current.get(row.id);
-        if (stored && sameStoredContent(stored, row)) landed.add(row.id);
+        if (current.get(row.id)?.commit === token) landed.add(row.id);
       }
     }
     return outcomes;
@@ -727,6 +727,7 @@ export function planUpserts(
   current: ReadonlyMap<string, MemoryRecord>,
   landed: ReadonlySet<string>,
   now: number,
+  commit?: string,
 ): { rows: MemoryRecord[]; results: PlanResult[] } {
   const working = new Map(current);
   const dirty = new Set<string>();
@@ -761,7 +762,7 @@ export function planUpserts(
   const rows = [...dirty].sort().map((id) => {
     const row = working.get(id)!;
     const stored = current.get(id);
-    return { ...row, rev: stored ? stored.rev + 1 : Math.max(1, row.rev) };
+    return { ...row, rev: stored ? stored.rev + 1 : Math.max(1, row.rev), ...(commit ? { commit } : {}) };
   });
   const revOf = new Map(rows.map((r) => [r.id, r.rev]));
   const results: PlanResult[] = pending.map(([i, part, j, id, status]) => {

@@ -1,4 +1,4 @@
-import type { MemoryRecord, SmartMetadata } from './schema';
+import type { MemoryRecord } from './schema';
 
 /**
  * A change to one memory, by id. Patches name only what they change and are merged onto the row as
@@ -63,8 +63,4 @@ export function applyPatch(current: MemoryRecord, patch: MemoryPatch, now: numbe
   }
   if (!isBookkeepingOnly(patch)) next.updated_at = now;
   return next;
-}
-
-export function sameStoredContent(a: MemoryRecord, b: MemoryRecord): boolean {
-  return a.rev === b.rev && a.text === b.text && a.updated_at === b.updated_at && JSON.stringify(a.metadata) === JSON.stringify(b.metadata as SmartMetadata);
 }

@@ -58,7 +58,17 @@ export interface MemoryRecord {
   updated_at: number;
   rev: number;
   metadata: SmartMetadata;
+  /**
+   * Token of the commit that last wrote this row. After a conflicting commit it tells, without
+   * ambiguity, whether our write landed: comparing contents cannot (another writer's commuting
+   * increment can produce exactly the state we planned). Stored inside the metadata JSON as
+   * `_commit`, so older processes keep working; never part of `metadata` here.
+   */
+  commit?: string;
 }
+
+/** Metadata key that carries MemoryRecord.commit in the stored JSON. */
+export const COMMIT_KEY = '_commit';
 
 export function isLegacy(record: Pick<MemoryRecord, 'metadata'>): boolean {
   return typeof record.metadata.l0_abstract !== 'string';
@@ -88,6 +98,9 @@ export type RawRow = Record<string, unknown>;
  * and a later write never erases it.
  */
 export function fromRawRow(raw: RawRow): MemoryRecord {
+  const metadata = parseMetadata(raw.metadata);
+  const commit = typeof metadata[COMMIT_KEY] === 'string' ? (metadata[COMMIT_KEY] as string) : undefined;
+  delete metadata[COMMIT_KEY];
   return {
     id: String(raw.id),
     text: String(raw.text ?? ''),
@@ -98,7 +111,8 @@ export function fromRawRow(raw: RawRow): MemoryRecord {
     created_at: Number(raw.created_at ?? 0),
     updated_at: Number(raw.updated_at ?? 0),
     rev: Number(raw.rev ?? 0),
-    metadata: parseMetadata(raw.metadata),
+    metadata,
+    ...(commit ? { commit } : {}),
   };
 }
 
@@ -126,6 +140,6 @@ export function toRawRow(record: MemoryRecord): RawRow {
     created_at: BigInt(Math.trunc(record.created_at)),
     updated_at: BigInt(Math.trunc(record.updated_at)),
     rev: BigInt(record.rev),
-    metadata: JSON.stringify(record.metadata),
+    metadata: JSON.stringify(record.commit ? { ...record.metadata, [COMMIT_KEY]: record.commit } : record.metadata),
   };
 }
