@@ -49,8 +49,10 @@ const builds = [
   },
 ];
 if (args.has('--tests')) {
-  rmSync('out', { recursive: true, force: true });
-  builds.push({ ...common, minify: false, entryPoints: [...tsFilesUnder('test'), ...tsFilesUnder('bench')], outdir: 'out', outbase: '.' });
+  // TEST_OUTDIR lets engineers build tests into a private folder, so one build never wipes another's run.
+  const testOut = process.env.TEST_OUTDIR || 'out';
+  rmSync(testOut, { recursive: true, force: true });
+  builds.push({ ...common, minify: false, entryPoints: [...tsFilesUnder('test'), ...tsFilesUnder('bench')], outdir: testOut, outbase: '.' });
 }
 
 if (watch) {

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { repoRoot } from './repo';
 
-export const CLI_PATH = join(__dirname, '..', '..', '..', 'dist', 'cli.js');
+export const CLI_PATH = join(repoRoot(), 'dist', 'cli.js');
 
 export interface CliRun {
   code: number | null;

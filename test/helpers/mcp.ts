@@ -1,8 +1,9 @@
 import { join } from 'node:path';
+import { repoRoot } from './repo';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
-export const MCP_PATH = join(__dirname, '..', '..', '..', 'dist', 'mcp.js');
+export const MCP_PATH = join(repoRoot(), 'dist', 'mcp.js');
 
 /** Starts the bundled MCP server as a real child process and connects the SDK's client over stdio. */
 export async function connectMcp(db: string, env: Record<string, string> = {}): Promise<{ client: Client; close(): Promise<void>; pid: number | null }> {
