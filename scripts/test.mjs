@@ -9,6 +9,8 @@ const argv = process.argv.slice(2);
 const only = argv.find((a) => a.startsWith('--only='))?.slice(7);
 const skipE2e = argv.includes('--no-e2e') || process.env.MEMORY_LANE_NO_E2E === '1';
 const want = (part) => (only ? only === part : part !== 'e2e' || !skipE2e);
+// The end-to-end runner loads out/; a private TEST_OUTDIR is for unit/integration loops while others test.
+const testOut = process.env.TEST_OUTDIR || 'out';
 
 function step(name, cmd, args, opts = {}) {
   const t0 = Date.now();
@@ -35,10 +37,10 @@ if (!step('type check', process.execPath, ['node_modules/typescript/bin/tsc', '-
 if (!step('layering', process.execPath, ['scripts/check-layers.mjs'])) fail('layering');
 if (!step('build', process.execPath, ['esbuild.config.mjs', '--tests'])) { fail('build'); }
 else {
-  const files = [...(want('unit') ? testFiles('out/test/unit') : []), ...(want('integration') ? testFiles('out/test/integration') : [])];
+  const files = [...(want('unit') ? testFiles(`${testOut}/test/unit`) : []), ...(want('integration') ? testFiles(`${testOut}/test/integration`) : [])];
   if (files.length) {
     mkdirSync('test-results', { recursive: true });
-    const tap = 'test-results/node-test.tap';
+    const tap = `test-results/node-test${testOut === 'out' ? '' : '-' + testOut.replace(/[^a-z0-9]+/gi, '-')}.tap`;
     step('unit + integration tests', process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000',
       '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
       { env: { ...process.env, LANCEDB_LOG: process.env.LANCEDB_LOG ?? 'error' } });
