@@ -1,5 +1,5 @@
 import { createReadStream, promises as fs } from 'node:fs';
-import { dirname, relative, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { errorMessage, MemoryLaneError, ValidationError } from '../errors';
 import type { MemoryStore } from './memoryStore';
@@ -29,8 +29,12 @@ export interface RestoreResult {
   failed: Array<{ line: number; id?: string; reason: string }>;
 }
 
-function insideStore(store: MemoryStore, file: string): boolean {
-  const rel = relative(store.dir, resolve(file));
+/** Whether `file` would land inside the store folder, seeing through symlinks on either side. */
+async function insideStore(store: MemoryStore, file: string): Promise<boolean> {
+  const real = async (p: string) => fs.realpath(p).catch(() => resolve(p));
+  const storeDir = await real(store.dir);
+  const target = join(await real(dirname(resolve(file))), basename(file));
+  const rel = relative(storeDir, target);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
@@ -41,7 +45,7 @@ function insideStore(store: MemoryStore, file: string): boolean {
  */
 export async function exportBackup(store: MemoryStore, file: string): Promise<ExportResult> {
   const target = resolve(file);
-  if (insideStore(store, target)) throw new ValidationError('file', `refusing to write the backup inside the store folder ${store.dir}`);
+  if (await insideStore(store, target)) throw new ValidationError('file', `refusing to write the backup inside the store folder ${store.dir}`);
   await fs.mkdir(dirname(target), { recursive: true });
   const tmp = `${target}.${process.pid}.partial`;
   const handle = await fs.open(tmp, 'w');
