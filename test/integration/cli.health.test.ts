@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { MemoryStore } from '../../src/core/store/memoryStore';
 import { LOCK_DIR, LOCK_OWNER } from '../../src/core/concurrency/storeLock';
 import { cli } from '../helpers/cli';
-import { tempDir, vec } from '../helpers/tempStore';
+import { deferCleanup, tempDir, vec } from '../helpers/tempStore';
 
 async function seeded(t: Parameters<typeof tempDir>[0]): Promise<string> {
   const dir = tempDir(t);
@@ -88,7 +88,7 @@ test('cli dlq list and replay round-trip a dead letter', async (t) => {
   const after = await cli(['--db', dir, 'dlq', 'list', '--json']);
   assert.equal(after.json.open.length, 0);
   const check = await MemoryStore.open(dir, { dim: 8 });
-  t.after(() => check.close());
+  deferCleanup(t, () => check.close());
   assert.equal((await check.get('from-dlq'))?.text, 'replayed');
 });
 

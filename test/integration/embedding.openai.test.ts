@@ -8,7 +8,7 @@ import { createEmbedder } from '../../src/core/embedding/factory';
 import { OpenAICompatibleEmbedder, type ChunkReport } from '../../src/core/embedding/openaiEmbedder';
 import { CancelledError, DimensionMismatchError } from '../../src/core/errors';
 import { MemoryService } from '../../src/core/memoryService';
-import { tempDir } from '../helpers/tempStore';
+import { deferCleanup, tempDir } from '../helpers/tempStore';
 
 const KEY = 'sk-test-0123456789abcdefSECRET';
 
@@ -63,7 +63,7 @@ test('happy path: key, model and dimensions are sent; vectors come back in input
   for (const v of out) assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-9);
 
   const memory = await MemoryService.open({ dir: tempDir(t), embedding: { kind: 'openai', baseUrl, model: 'text-embedding-3-small', dimensions: 16, apiKey: KEY }, vectorIndex: { auto: false } });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   assert.equal(memory.memoryStore.meta.embedder, 'openai:text-embedding-3-small@16');
   const { id } = await memory.store({ text: 'Stub-embedded memory about invoices' });
   assert.deepEqual((await memory.recall('invoices')).results.map((r) => r.id), [id]);
@@ -114,7 +114,7 @@ test('a wrong dimension from the endpoint is a DimensionMismatchError naming bot
   const big = await MemoryService.open({ dir, embedding: { kind: 'local', dim: 16 }, vectorIndex: { auto: false } });
   await big.close();
   const memory = await MemoryService.open({ dir, embedding: { kind: 'openai', baseUrl, model: 'small', dimensions: 8 }, vectorIndex: { auto: false } });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   assert.equal(memory.embedderStatus.needsReembed, true);
   assert.equal(memory.embedderStatus.active, 'local:fh1@16');
 });

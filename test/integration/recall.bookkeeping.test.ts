@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryService } from '../../src/core/memoryService';
-import { tempDir } from '../helpers/tempStore';
+import { deferCleanup, tempDir } from '../helpers/tempStore';
 import { runWorker } from '../helpers/workers';
 
 const TOPICS = ['alpha release checklist', 'beta rollout plan', 'gamma incident review', 'delta database migration', 'epsilon cache policy', 'zeta deploy freeze'];
@@ -21,7 +21,7 @@ test('1000 recalls from two processes: injected_count sums exactly to what was r
   assert.ok(total >= 1000, `each recall returned memories (${total} in all)`);
 
   const check = await MemoryService.open({ dir, vectorIndex: { auto: false } });
-  t.after(() => check.close());
+  deferCleanup(t, () => check.close());
   const rows = await check.list({ limit: 100 });
   const stored: Record<string, number> = {};
   for (const m of rows.items) if (m.metadata.injected_count !== undefined) stored[m.id] = m.metadata.injected_count;
@@ -37,7 +37,7 @@ test('1000 recalls from two processes: injected_count sums exactly to what was r
 
 test('a burst of recalls is counted in one background patch batch, after recall has returned', async (t) => {
   const memory = await MemoryService.open({ dir: tempDir(t), vectorIndex: { auto: false }, bookkeeping: { debounceMs: 60_000 } });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   const ids: string[] = [];
   for (const topic of TOPICS) ids.push((await memory.store({ text: `Notes on the ${topic}`, scope: 'global' })).id);
   const commits: number[] = [];

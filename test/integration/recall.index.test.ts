@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { LocalEmbedder } from '../../src/core/embedding/localEmbedder';
 import { MemoryService } from '../../src/core/memoryService';
 import type { VectorIndexEvent } from '../../src/core/retrieval/vectorIndex';
-import { tempDir } from '../helpers/tempStore';
+import { deferCleanup, tempDir } from '../helpers/tempStore';
 
 async function filled(t: Parameters<typeof tempDir>[0], rows: number, options: Partial<Parameters<typeof MemoryService.open>[0]> = {}) {
   const dir = tempDir(t);
@@ -20,7 +20,7 @@ async function filled(t: Parameters<typeof tempDir>[0], rows: number, options: P
 
 test('the vector index is built only past the threshold, and automatically after writes when enabled', async (t) => {
   const { memory } = await filled(t, 300, { vectorIndex: { auto: true, threshold: 310, idleDelayMs: 0 } });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   const events: VectorIndexEvent[] = [];
   memory.onVectorIndex((e) => events.push(e));
   const below = await memory.buildVectorIndex();
@@ -39,7 +39,7 @@ test('the vector index is built only past the threshold, and automatically after
 
 test('a live claim by another builder is respected; an abandoned one is taken over', async (t) => {
   const { dir, memory } = await filled(t, 200);
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   const claim = join(dir, 'vector-index.build.json');
   writeFileSync(claim, JSON.stringify({ pid: process.pid, host: hostname(), since: Date.now() }));
   const held = await memory.buildVectorIndex({ force: true });
@@ -52,7 +52,7 @@ test('a live claim by another builder is respected; an abandoned one is taken ov
 
 test('an index build racing store maintenance (compaction under the lock) and writes leaves a consistent, fully recallable table', async (t) => {
   const { memory } = await filled(t, 3000);
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   // Small fragments for the compaction to rewrite while the index builds.
   for (let i = 0; i < 20; i++) await memory.store({ text: `fragment maker ${i} with marker zz${i}zz`, force: true });
   const [index, maintenance] = await Promise.all([memory.buildVectorIndex({ force: true }), memory.memoryStore.optimize('race with index build')]);

@@ -4,7 +4,7 @@ import { LocalEmbedder } from '../../src/core/embedding/localEmbedder';
 import { MemoryService } from '../../src/core/memoryService';
 import type { NewMemory } from '../../src/core/store/memoryStore';
 import labelled from '../fixtures/recall-quality.json';
-import { tempDir } from '../helpers/tempStore';
+import { deferCleanup, tempDir } from '../helpers/tempStore';
 import { startWorker } from '../helpers/workers';
 
 const SCOPE = 'workspace:perf';
@@ -26,7 +26,7 @@ function percentile(xs: number[], p: number): number {
 test('recall latency on a 10k store with the local embedder, before and after the background ANN index; recall stays correct while it builds', async (t) => {
   const dir = tempDir(t);
   const memory = await MemoryService.open({ dir, defaultScopes: [SCOPE, 'global'], vectorIndex: { auto: false } });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   const embedder = new LocalEmbedder();
   const texts = [...labelled.memories.map((m) => m.text), ...fillerTexts(N - labelled.memories.length)];
   let t0 = Date.now();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryService } from '../../src/core/memoryService';
 import type { RecallMode } from '../../src/core/retrieval/hybridSearch';
-import { tempDir } from '../helpers/tempStore';
+import { deferCleanup, tempDir } from '../helpers/tempStore';
 import labelled from '../fixtures/recall-quality.json';
 
 interface Fixture {
@@ -17,7 +17,7 @@ test('hybrid recall@5 is at least vector-only and FTS-only; the local embedder b
   assert.ok(fixture.memories.length >= 60 && fixture.queries.length >= 30, 'the labelled set is big enough');
   const dir = tempDir(t);
   const memory = await MemoryService.open({ dir, defaultScopes: ['workspace:quality', 'global'], vectorIndex: { auto: false } });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   const stored = await Promise.all(fixture.memories.map((m) => memory.store({ id: m.id, text: m.text, category: m.category })));
   assert.deepEqual(stored.map((s) => s.status), fixture.memories.map(() => 'stored'), 'no labelled memory is mistaken for a near-duplicate');
   // Real BM25 through LanceDB's FTS index, not the no-index fallback: build indexes now.

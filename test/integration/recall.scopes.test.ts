@@ -3,14 +3,14 @@ import { test } from 'node:test';
 import { MemoryService } from '../../src/core/memoryService';
 import type { RecallMode } from '../../src/core/retrieval/hybridSearch';
 import labelled from '../fixtures/recall-quality.json';
-import { tempDir } from '../helpers/tempStore';
+import { deferCleanup, tempDir } from '../helpers/tempStore';
 
 const A = 'workspace:aaaa1111';
 const B = 'workspace:bbbb2222';
 
 test('a memory stored in workspace A never surfaces in workspace B unless it is global — with and without FTS and ANN indexes', async (t) => {
   const memory = await MemoryService.open({ dir: tempDir(t), defaultScopes: [A, 'global'], vectorIndex: { auto: false }, storeOptions: { maintenance: { auto: false } } });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   // Every labelled memory lives in A; B holds a few of the same texts; a few more are global.
   await Promise.all(labelled.memories.map((m) => memory.store({ id: `A-${m.id}`, text: m.text, scope: A, category: m.category })));
   await Promise.all(labelled.memories.slice(0, 10).map((m) => memory.store({ id: `B-${m.id}`, text: m.text, scope: B, category: m.category })));

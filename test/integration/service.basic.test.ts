@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { NotFoundError, ValidationError } from '../../src/core/errors';
 import { AmbiguousIdError, MemoryService, type MemoryServiceOptions } from '../../src/core/memoryService';
-import { tempDir } from '../helpers/tempStore';
+import { deferCleanup, tempDir } from '../helpers/tempStore';
 
 async function openService(t: TestContext, options: Partial<MemoryServiceOptions> = {}): Promise<MemoryService> {
   const memory = await MemoryService.open({ dir: tempDir(t), defaultScopes: ['workspace:abc', 'global'], vectorIndex: { auto: false }, ...options });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   return memory;
 }
 
@@ -148,7 +148,7 @@ test('a closed service refuses calls; close is idempotent and flushes bookkeepin
   await Promise.all([memory.close(), memory.close()]);
   await assert.rejects(memory.recall('x'), /closed/);
   const again = await MemoryService.open({ dir, vectorIndex: { auto: false } });
-  t.after(() => again.close());
+  deferCleanup(t, () => again.close());
   assert.equal((await again.get(id)).metadata.injected_count, 1, 'the pending count was written on close, not lost');
   await assert.rejects(again.recall('x', { scopes: [] }), ValidationError);
 });

@@ -4,7 +4,7 @@ import type { Embedder } from '../../src/core/embedding/embedder';
 import { EmbedderMismatchError } from '../../src/core/embedding/errors';
 import { LocalEmbedder } from '../../src/core/embedding/localEmbedder';
 import { MemoryService } from '../../src/core/memoryService';
-import { tempDir } from '../helpers/tempStore';
+import { deferCleanup, tempDir } from '../helpers/tempStore';
 
 /** Stands in for a remote model: same math as the local embedder, another vector space by name. */
 function remoteLike(id: string, dim: number): Embedder {
@@ -19,7 +19,7 @@ test('a store made by another local embedder keeps working with its own embedder
   await first.close();
 
   const memory = await MemoryService.open({ dir, embedding: { kind: 'local', dim: 256 }, vectorIndex: { auto: false } });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   assert.deepEqual(memory.embedderStatus, {
     configured: { id: 'local:fh1@256', kind: 'local', dim: 256 },
     store: { embedder: 'local:fh1@384', dim: 384 },
@@ -39,7 +39,7 @@ test('a store made by an unavailable embedder recalls by full text only and refu
   await remote.close();
 
   const memory = await MemoryService.open({ dir, vectorIndex: { auto: false } });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   const status = memory.embedderStatus;
   assert.equal(status.needsReembed, true);
   assert.equal(status.active, undefined);
@@ -66,7 +66,7 @@ test('a store made with another dimension is opened as it is, never refused or m
   await small.store({ text: 'Staging runs on Kubernetes', scope: 'global' });
   await small.close();
   const memory = await MemoryService.open({ dir, vectorIndex: { auto: false } });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   assert.equal(memory.memoryStore.dim, 64);
   assert.equal(memory.embedderStatus.needsReembed, true);
   assert.equal((await memory.recall('kubernetes staging')).results.length, 1);

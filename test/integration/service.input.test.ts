@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { ValidationError } from '../../src/core/errors';
 import { MemoryService } from '../../src/core/memoryService';
-import { tempDir } from '../helpers/tempStore';
+import { deferCleanup, tempDir } from '../helpers/tempStore';
 
 async function openService(t: TestContext): Promise<MemoryService> {
   const memory = await MemoryService.open({ dir: tempDir(t), defaultScopes: ['workspace:abc', 'global'], vectorIndex: { auto: false } });
-  t.after(() => memory.close());
+  deferCleanup(t, () => memory.close());
   return memory;
 }
 

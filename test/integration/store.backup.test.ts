@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { MemoryStore } from '../../src/core/store/memoryStore';
 import { exportBackup, restoreBackup } from '../../src/core/store/backup';
-import { openTempStore, tempDir, vec } from '../helpers/tempStore';
+import { deferCleanup, openTempStore, tempDir, vec } from '../helpers/tempStore';
 
 test('export then restore into a new store round-trips every row exactly; restoring twice adds nothing', async (t) => {
   const { store } = await openTempStore(t, { maintenance: { auto: false } });
@@ -14,7 +14,7 @@ test('export then restore into a new store round-trips every row exactly; restor
   const exported = await exportBackup(store, file);
   assert.equal(exported.rows, 600);
   const target = await MemoryStore.open(tempDir(t), { dim: 8, maintenance: { auto: false } });
-  t.after(() => target.close());
+  deferCleanup(t, () => target.close());
   const first = await restoreBackup(target, file);
   assert.deepEqual(first, { restored: 600, existing: 0, failed: [] });
   const second = await restoreBackup(target, file);
@@ -39,7 +39,7 @@ test('a backup refuses to be written inside the store folder, and a malformed li
   lines.splice(2, 0, '{broken json', JSON.stringify({ id: 'v', text: 'bad vector', vector: [1], category: 'cases', scope: 'global', importance: 0.5, created_at: 1, updated_at: 1, rev: 1, metadata: {} }));
   writeFileSync(file, lines.join('\n'));
   const target = await MemoryStore.open(tempDir(t), { dim: 8, maintenance: { auto: false } });
-  t.after(() => target.close());
+  deferCleanup(t, () => target.close());
   const res = await restoreBackup(target, file);
   assert.equal(res.restored, 2);
   assert.deepEqual(res.failed.map((f) => f.line), [3, 4]);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryStore } from '../../src/core/store/memoryStore';
 import { runWorker, startWorker } from '../helpers/workers';
-import { tempDir, vec } from '../helpers/tempStore';
+import { deferCleanup, tempDir, vec } from '../helpers/tempStore';
 
 async function seed(dir: string, ids: string[]): Promise<void> {
   const store = await MemoryStore.open(dir, { dim: 8, maintenance: { auto: false } });
@@ -25,7 +25,7 @@ test('4 processes incrementing the same rows lose no update, create no duplicate
   assert.ok(readerResult.reads > 0);
   assert.equal(readerResult.misses, 0, 'a reader saw a row missing while writers committed');
   const store = await MemoryStore.open(dir, { dim: 8 });
-  t.after(() => store.close());
+  deferCleanup(t, () => store.close());
   const rows = await store.getMany(ids);
   const total = [...rows.values()].reduce((s, r) => s + Number(r.metadata.n), 0);
   assert.equal(total, 4 * perProcess);
@@ -42,7 +42,7 @@ test('caller-side read-modify-write conditioned on rev is exact across processes
   const runs = await Promise.all([0, 1, 2].map(() => runWorker('store-worker', { dir, mode: 'cas', ids, count: 40, concurrency: 3 })));
   for (const msgs of runs) assert.equal(finalDone(msgs).errors, 0);
   const store = await MemoryStore.open(dir, { dim: 8 });
-  t.after(() => store.close());
+  deferCleanup(t, () => store.close());
   const rows = await store.getMany(ids);
   assert.equal([...rows.values()].reduce((s, r) => s + Number(r.metadata.m), 0), 120);
   t.diagnostic(`stale retries: ${runs.map((m) => m.find((x: any) => x.casRetries !== undefined).casRetries).join(', ')}`);
@@ -60,7 +60,7 @@ test('a holder SIGKILLed before its commit leaves no partial batch, and the next
   assert.equal(finalDone(msgs).errors, 0);
   assert.ok(elapsed < 8000, `next writer took ${elapsed} ms (the stale time is 10 s; a dead pid must be recognised at once)`);
   const store = await MemoryStore.open(dir, { dim: 8 });
-  t.after(() => store.close());
+  deferCleanup(t, () => store.close());
   assert.equal(await store.count("id LIKE 'doomed-%'"), 0);
   assert.equal(await store.count("id LIKE 'next-%'"), 5);
   assert.equal((await store.verify()).ok, true);
@@ -79,7 +79,7 @@ test('a holder SIGKILLed after its commit but before release: the batch is whole
   assert.equal(finalDone(msgs).errors, 0);
   assert.ok(elapsed < 8000, `next writer took ${elapsed} ms`);
   const store = await MemoryStore.open(dir, { dim: 8 });
-  t.after(() => store.close());
+  deferCleanup(t, () => store.close());
   // The commit happened before the kill: the whole batch is there, not part of it.
   assert.equal(await store.count("id LIKE 'landed-%'"), 40);
   assert.equal(await store.count("id LIKE 'after-%'"), 3);
@@ -101,7 +101,7 @@ test('a holder frozen past the stale time loses the lock without crashing, and n
   const result = (frozen.messages.find((m: any) => m.result) as any)?.result;
   assert.deepEqual(result.map((r: any) => r.status), ['applied', 'applied', 'applied']);
   const store = await MemoryStore.open(dir, { dim: 8 });
-  t.after(() => store.close());
+  deferCleanup(t, () => store.close());
   const all = await store.rows(undefined, { columns: ['id', 'rev', 'metadata'] });
   const detail = JSON.stringify(all.map((r) => [r.id, Number(r.rev), r.metadata]));
   assert.equal((await store.verify()).ok, true, detail);
@@ -133,7 +133,7 @@ test('a writer behind a holder that never releases fails within its deadline nam
   const second = await runWorker('store-worker', { dir, mode: 'replay' });
   assert.deepEqual(second.find((m) => m.replay).replay.replayed, []);
   const store = await MemoryStore.open(dir, { dim: 8 });
-  t.after(() => store.close());
+  deferCleanup(t, () => store.close());
   assert.equal(await store.count("id = 'late-write'"), 1);
   assert.equal((await store.deadLetters.list()).open.length, 0);
   assert.equal((await store.verify()).ok, true);
@@ -155,7 +155,7 @@ test('optimize() racing writers in other processes surfaces no error to writers 
   assert.equal((finalDone(optimizer.messages) as any).errors, 0);
   assert.ok(opt.optimizeRuns > 0);
   const store = await MemoryStore.open(dir, { dim: 8 });
-  t.after(() => store.close());
+  deferCleanup(t, () => store.close());
   assert.equal(await store.count("id LIKE 'opt-%'"), 200);
   const rows = await store.getMany(ids);
   assert.equal([...rows.values()].reduce((s, r) => s + Number(r.metadata.n), 0), 200);

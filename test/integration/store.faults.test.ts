@@ -9,7 +9,7 @@ import { LOCK_DIR, LOCK_OWNER } from '../../src/core/concurrency/storeLock';
 import { META_FILE } from '../../src/core/store/storeMeta';
 import { DLQ_FILE } from '../../src/core/store/deadLetterQueue';
 import { runWorker } from '../helpers/workers';
-import { openTempStore, tempDir, vec } from '../helpers/tempStore';
+import { deferCleanup, openTempStore, tempDir, vec } from '../helpers/tempStore';
 
 test('a row with malformed metadata JSON is readable, reported by verify, and preserved by a later patch', async (t) => {
   const { store } = await openTempStore(t);
@@ -71,7 +71,7 @@ test('a read-only store folder can be read, and a write fails with a clear error
   assert.equal(out.error.code, 'E_STORE_UNAVAILABLE');
   assert.match(out.error.message, /not writable/);
   const again = await MemoryStore.open(dir, { dim: 8 });
-  t.after(() => again.close());
+  deferCleanup(t, () => again.close());
   assert.equal(await again.count(), 1);
 });
 
@@ -86,7 +86,7 @@ test('a disk-full failure during commit is reported, kept in the dead-letter que
   assert.match(error.message, /ENOSPC: no space left on device/);
   assert.ok(error.deadLetterId);
   const store = await MemoryStore.open(dir, { dim: 8 });
-  t.after(() => store.close());
+  deferCleanup(t, () => store.close());
   assert.equal(await store.count(), 1);
   assert.equal((await store.get('before'))!.text, 'stored before');
   assert.equal((await store.deadLetters.list()).open[0]!.error.message.includes('ENOSPC'), true);
@@ -119,7 +119,7 @@ test('a memory-lancedb-pro style table is migrated forward without losing a row 
   ]);
   table.close(); db.close();
   const store = await MemoryStore.open(dir, {});
-  t.after(() => store.close());
+  deferCleanup(t, () => store.close());
   assert.equal(store.dim, 8);
   assert.equal(store.meta.schemaVersion, 1);
   const p1 = (await store.get('p1'))!;

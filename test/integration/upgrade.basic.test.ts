@@ -6,7 +6,7 @@ import { BusyError } from '../../src/core/errors';
 import { isLegacy } from '../../src/core/store/schema';
 import { CHECKPOINT_FILE, createUpgradeRun, upgradeMemories, upgradeStatus, type UpgradeProgress } from '../../src/core/upgrade';
 import { legacyId, legacyText, openTestStore, seedLegacy, snapshot } from '../fixtures/upgrade/legacyStore';
-import { vec } from '../helpers/tempStore';
+import { deferCleanup, vec } from '../helpers/tempStore';
 
 test('upgrade enriches every legacy row exactly once and leaves smart rows alone', async (t) => {
   const { store } = await openTestStore(t);
@@ -48,7 +48,7 @@ test('lock: one acquisition per batch, none while scanning or enriching', async 
   let phase = 'idle';
   const acquisitions: Array<{ phase: string; operation: string }> = [];
   const sub = store.lock.onEvent((e) => { if (e.type === 'acquired') acquisitions.push({ phase, operation: e.operation }); });
-  t.after(() => sub.dispose());
+  deferCleanup(t, () => sub.dispose());
   const phases: string[] = [];
   const progress: UpgradeProgress[] = [];
   const run = createUpgradeRun(store, { batchSize: 50, windowSize: 150, onProgress: (p) => { progress.push(p); phase = p.phase; if (phases.at(-1) !== p.phase) phases.push(p.phase); } });

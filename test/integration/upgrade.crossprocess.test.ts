@@ -8,6 +8,7 @@ import { CHECKPOINT_FILE, OpenAiCompatibleEnricher, upgradeMemories, upgradeStat
 import { legacyId, legacyRow, openTestStore, seedLegacy, snapshot, testDir } from '../fixtures/upgrade/legacyStore';
 import { startStubLlm } from '../fixtures/upgrade/stubLlm';
 import { runWorker, startWorker } from '../helpers/workers';
+import { deferCleanup } from '../helpers/tempStore';
 
 interface PluginReport {
   inserted: string[];
@@ -130,7 +131,7 @@ test('kill -9 mid-run, then resume: the same store as an uninterrupted run', asy
 
 test('kill -9 after an LLM window was enriched: the resumed run reuses the saved answers instead of asking again', async (t) => {
   const stub = await startStubLlm();
-  t.after(() => stub.close());
+  deferCleanup(t, () => stub.close());
   const { store, dir } = await openTestStore(t, { maintenance: { auto: false } });
   await seedLegacy(store, 80);
   const killed = startWorker('upgradeWorker', { dir, batchSize: 20, windowSize: 50, llm: { url: stub.url, model: 'stub-model' } }, { MEMORY_LANE_FAILPOINTS: 'upgrade.afterPhase1=kill' });

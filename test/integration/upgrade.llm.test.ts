@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CHECKPOINT_FILE, OpenAiCompatibleEnricher, upgradeMemories, type OpenAiCompatibleEnricherOptions } from '../../src/core/upgrade';
 import { startStubLlm } from '../fixtures/upgrade/stubLlm';
-import { vec } from '../helpers/tempStore';
+import { deferCleanup, vec } from '../helpers/tempStore';
 import { openTestStore } from '../fixtures/upgrade/legacyStore';
 
 const KEY = 'sk-test-secret-0123456789';
@@ -25,7 +25,7 @@ async function seedMixed(store: Awaited<ReturnType<typeof openTestStore>>['store
 
 test('LLM enrichment: each failing entry falls back to local with its reason; the run completes', async (t) => {
   const stub = await startStubLlm();
-  t.after(() => stub.close());
+  deferCleanup(t, () => stub.close());
   const { store } = await openTestStore(t);
   await seedMixed(store);
   const result = await upgradeMemories(store, { enricher: llm(stub.url), batchSize: 8 });
@@ -68,7 +68,7 @@ test('LLM enrichment: each failing entry falls back to local with its reason; th
 
 test('with fallback "none" failing entries are reported with reasons, kept in the DLQ and left legacy', async (t) => {
   const stub = await startStubLlm();
-  t.after(() => stub.close());
+  deferCleanup(t, () => stub.close());
   const { store } = await openTestStore(t);
   await seedMixed(store, 4);
   const result = await upgradeMemories(store, { enricher: llm(stub.url), fallback: 'none' });
@@ -85,7 +85,7 @@ test('with fallback "none" failing entries are reported with reasons, kept in th
 
 test('force re-enriches local-enriched rows with the LLM; a dead endpoint is skipped after a few failures', async (t) => {
   const stub = await startStubLlm();
-  t.after(() => stub.close());
+  deferCleanup(t, () => stub.close());
   const { store } = await openTestStore(t);
   await store.insert(Array.from({ length: 30 }, (_, i) => ({ id: `r${String(i).padStart(2, '0')}`, text: `Fact number ${i}. Details follow.`, vector: vec(i) })));
 
@@ -115,7 +115,7 @@ test('force re-enriches local-enriched rows with the LLM; a dead endpoint is ski
 
 test('cancel during LLM enrichment keeps finished answers in the checkpoint; the resumed run does not ask again', async (t) => {
   const stub = await startStubLlm({ delayMs: 40 });
-  t.after(() => stub.close());
+  deferCleanup(t, () => stub.close());
   const { store } = await openTestStore(t);
   await store.insert(Array.from({ length: 60 }, (_, i) => ({ id: `c${String(i).padStart(2, '0')}`, text: `Cached answer ${i}. More text.`, vector: vec(i) })));
   const controller = new AbortController();

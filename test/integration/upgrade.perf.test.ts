@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { upgradeMemories } from '../../src/core/upgrade';
 import { openTestStore, seedLegacy, testDir } from '../fixtures/upgrade/legacyStore';
 import { runWorker, startWorker } from '../helpers/workers';
+import { deferCleanup } from '../helpers/tempStore';
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -26,7 +27,7 @@ test('10k legacy rows upgrade with local enrichment in under 30 s while another 
   await plugin.waitFor((m) => m.type === 'ready');
   const maintenance: number[] = [];
   const sub = store.lock.onEvent((e) => { if (e.type === 'released' && e.operation === 'maintenance (after upgrade)') maintenance.push(e.heldMs); });
-  t.after(() => sub.dispose());
+  deferCleanup(t, () => sub.dispose());
   const started = Date.now();
   const result = await upgradeMemories(store);
   const ms = Date.now() - started;

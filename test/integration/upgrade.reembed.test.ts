@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { DimensionMismatchError } from '../../src/core/errors';
 import { copyIntoNewStore, createReembedRun, reembedMemories, upgradeStatus } from '../../src/core/upgrade';
 import { hashEmbed, legacyId, openTestStore, seedLegacy } from '../fixtures/upgrade/legacyStore';
-import { TEST_DIM } from '../helpers/tempStore';
+import { deferCleanup, TEST_DIM } from '../helpers/tempStore';
 
 test('re-embed replaces every vector in batches (one lock each, none while embedding) and records the model', async (t) => {
   const { store } = await openTestStore(t, { maintenance: { auto: false } });
@@ -12,7 +12,7 @@ test('re-embed replaces every vector in batches (one lock each, none while embed
   let phase = '';
   const acquired: string[] = [];
   const sub = store.lock.onEvent((e) => { if (e.type === 'acquired') acquired.push(phase); });
-  t.after(() => sub.dispose());
+  deferCleanup(t, () => sub.dispose());
   let calls = 0;
   const result = await createReembedRun(store, {
     embed: async (texts) => { calls++; return embed(texts); },
