@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 
 /**
  * Runs a worker script (bundled to out/test/...) in a real child process. Workers print one JSON
@@ -16,7 +16,9 @@ export interface WorkerRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** A worker of test/integration/workers by name, or any bundled script by absolute path (bench/ workers). */
 export function workerPath(name: string): string {
+  if (isAbsolute(name)) return name;
   return join(__dirname, '..', 'integration', 'workers', `${name}.js`);
 }
 

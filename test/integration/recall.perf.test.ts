@@ -4,19 +4,12 @@ import { LocalEmbedder } from '../../src/core/embedding/localEmbedder';
 import { MemoryService } from '../../src/core/memoryService';
 import type { NewMemory } from '../../src/core/store/memoryStore';
 import labelled from '../fixtures/recall-quality.json';
+import { fillerTexts } from '../helpers/recallQuality';
 import { deferCleanup, tempDir } from '../helpers/tempStore';
 import { startWorker } from '../helpers/workers';
 
 const SCOPE = 'workspace:perf';
 const N = 10_000;
-
-/** Deterministic filler memories made of the labelled set's vocabulary, so queries meet realistic distractors. */
-function fillerTexts(n: number): string[] {
-  const words = labelled.memories.flatMap((m) => m.text.replace(/[.;,:()]/g, '').split(/\s+/)).filter((w) => w.length > 2);
-  let seed = 12345;
-  const rnd = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
-  return Array.from({ length: n }, () => Array.from({ length: 8 + Math.floor(rnd() * 16) }, () => words[Math.floor(rnd() * words.length)]).join(' ') + '.');
-}
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -3,15 +3,7 @@ import { test } from 'node:test';
 import { MemoryService } from '../../src/core/memoryService';
 import type { RecallMode } from '../../src/core/retrieval/hybridSearch';
 import { deferCleanup, tempDir } from '../helpers/tempStore';
-import labelled from '../fixtures/recall-quality.json';
-
-interface Fixture {
-  memories: Array<{ id: string; text: string; category: string }>;
-  queries: Array<{ kind: 'keyword' | 'stem' | 'paraphrase'; q: string; expected: string[] }>;
-}
-
-// Bundled into the test by esbuild, so the test runs from out/ without reaching back into the source tree.
-const fixture = labelled as Fixture;
+import { labelledSet as fixture, meanRecall, scoreRecall } from '../helpers/recallQuality';
 
 test('hybrid recall@5 is at least vector-only and FTS-only; the local embedder beats BM25 on stem paraphrases', async (t) => {
   assert.ok(fixture.memories.length >= 60 && fixture.queries.length >= 30, 'the labelled set is big enough');
@@ -25,22 +17,15 @@ test('hybrid recall@5 is at least vector-only and FTS-only; the local embedder b
   assert.ok((await memory.memoryStore.table.listIndices()).some((i) => i.columns.includes('text')), 'FTS index present');
 
   const modes: RecallMode[] = ['hybrid', 'vector', 'fts'];
-  const sums = new Map<string, number>();
-  const counts = new Map<string, number>();
-  const add = (key: string, value: number) => { sums.set(key, (sums.get(key) ?? 0) + value); counts.set(key, (counts.get(key) ?? 0) + 1); };
-  for (const q of fixture.queries) {
-    for (const mode of modes) {
-      const { results, mode: ran } = await memory.recall(q.q, { limit: 5, mode, count: false });
-      assert.equal(ran, mode, `${mode} ran as ${ran}`);
-      const ids = results.map((r) => r.id);
-      const r5 = q.expected.filter((e) => ids.includes(e)).length / q.expected.length;
-      add(`${mode}`, r5);
-      add(`${mode}/${q.kind}`, r5);
-    }
-  }
-  const at = (key: string) => (sums.get(key) ?? 0) / (counts.get(key) ?? 1);
+  const scores = await scoreRecall(memory, { k: 5, modes });
+  for (const s of scores) assert.equal(s.ran, s.mode, `${s.mode} ran as ${s.ran}`);
+  const at = (key: string) => {
+    const [mode, kind] = key.split('/') as [RecallMode, 'keyword' | 'stem' | 'paraphrase' | undefined];
+    return meanRecall(scores, mode, kind);
+  };
+  const n = (kind?: string) => fixture.queries.filter((q) => kind === undefined || q.kind === kind).length;
   for (const scope of ['', '/keyword', '/stem', '/paraphrase']) {
-    t.diagnostic(`recall@5${scope || ' (all ' + fixture.queries.length + ' queries)'}: hybrid ${at('hybrid' + scope).toFixed(3)}, vector ${at('vector' + scope).toFixed(3)}, fts ${at('fts' + scope).toFixed(3)} (n=${counts.get('hybrid' + scope)})`);
+    t.diagnostic(`recall@5${scope || ' (all ' + fixture.queries.length + ' queries)'}: hybrid ${at('hybrid' + scope).toFixed(3)}, vector ${at('vector' + scope).toFixed(3)}, fts ${at('fts' + scope).toFixed(3)} (n=${n(scope.slice(1) || undefined)})`);
   }
   assert.ok(at('hybrid') >= at('vector'), `hybrid ${at('hybrid')} >= vector ${at('vector')}`);
   assert.ok(at('hybrid') >= at('fts'), `hybrid ${at('hybrid')} >= fts ${at('fts')}`);
