@@ -161,3 +161,14 @@ test('automatic maintenance runs after the configured number of commits, behind 
   assert.ok(reports.length >= 2, `maintenance ran ${reports.length} times`);
   assert.equal(await store.count(), 25);
 });
+
+test('the lock is not re-entrant: locking again while this process holds it fails at once instead of deadlocking', async (t) => {
+  const { store } = await openTempStore(t, { maintenance: { auto: false } });
+  const lease = await store.lock.acquire('outer', 1000);
+  const started = Date.now();
+  await assert.rejects(store.lock.acquire('inner', 5000), /not re-entrant: "inner" tried to lock while this process holds it/);
+  assert.ok(Date.now() - started < 1000);
+  await lease.release();
+  const again = await store.lock.acquire('after release', 1000);
+  await again.release();
+});
