@@ -1,16 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import * as lockfile from 'proper-lockfile';
 import { BusyError, describeHolder, type LockHolderInfo } from '../errors';
 import { nullLogger, type Logger } from '../log';
+import { HOST, isPidAlive, OwnerRecordFile, publicHolder, takeOverFromDeadHolder, type OwnerRecord } from './ownerRecord';
 
 /** What the runner of a job writes beside its lock, so a second runner can be told who runs it. */
-export interface JobOwnerRecord extends LockHolderInfo {
-  job: string;
-  token: string;
-}
+export type JobOwnerRecord = OwnerRecord;
 
 export interface JobLease {
   readonly job: string;
@@ -29,17 +25,6 @@ export interface ExclusiveJobLockOptions {
   onCompromised?: (reason: string) => void;
 }
 
-const HOST = hostname();
-
-function isPidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * "At most one of this job per store, across processes" (one upgrade at a time). Deliberately a
  * lock file separate from the store lock: a job runs for minutes and must never block writes, and
@@ -50,7 +35,7 @@ function isPidAlive(pid: number): boolean {
 export class ExclusiveJobLock {
   private readonly target: string;
   private readonly lockDir: string;
-  private readonly ownerPath: string;
+  private readonly owner: OwnerRecordFile;
   private readonly staleMs: number;
   private readonly log: Logger;
 
@@ -58,7 +43,7 @@ export class ExclusiveJobLock {
     if (!/^[a-z][a-z0-9-]*$/.test(job)) throw new Error(`job name ${JSON.stringify(job)} must be lowercase letters, digits and dashes`);
     this.target = join(dir, `${job}.job`);
     this.lockDir = join(dir, `${job}.job.lock`);
-    this.ownerPath = join(dir, `${job}.job.owner.json`);
+    this.owner = new OwnerRecordFile(join(dir, `${job}.job.owner.json`));
     this.staleMs = Math.max(options.staleMs ?? 15_000, 2000);
     this.log = options.logger ?? nullLogger;
   }
@@ -83,14 +68,14 @@ export class ExclusiveJobLock {
         });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
-        const holder = await this.readOwner();
+        const holder = await this.owner.read();
         if (attempt === 0 && holder && (await this.recoverIfHolderDead(holder))) continue;
-        throw new BusyError(`An ${this.job} is already running on this store: ${describeHolder(holder)}`, holder && stripToken(holder));
+        throw new BusyError(`An ${this.job} is already running on this store: ${describeHolder(holder)}`, holder && publicHolder(holder));
       }
       const token = randomUUID();
       const since = Date.now();
       try {
-        await this.writeOwner({ pid: process.pid, host: HOST, label, since, job: this.job, token });
+        await this.owner.write({ pid: process.pid, host: HOST, label, since, job: this.job, token });
       } catch (err) {
         await release().catch(() => {});
         throw err;
@@ -104,8 +89,7 @@ export class ExclusiveJobLock {
         release: async () => {
           if (released) return;
           released = true;
-          const owner = await this.readOwner();
-          if (owner?.token === token) await fs.rm(this.ownerPath, { force: true });
+          await this.owner.removeIfToken(token);
           try {
             await release();
           } catch (err) {
@@ -125,48 +109,19 @@ export class ExclusiveJobLock {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     if (!held) return { running: false };
-    const owner = await this.readOwner();
+    const owner = await this.owner.read();
     const stale = owner ? owner.host === HOST && !isPidAlive(owner.pid) : undefined;
-    return { running: true, ...(owner ? { holder: stripToken(owner) } : {}), ...(stale !== undefined ? { stale } : {}) };
+    return { running: true, ...(owner ? { holder: publicHolder(owner) } : {}), ...(stale !== undefined ? { stale } : {}) };
   }
 
   get ownerRecordPath(): string {
-    return this.ownerPath;
+    return this.owner.path;
   }
 
-  private async readOwner(): Promise<JobOwnerRecord | undefined> {
-    try {
-      const parsed = JSON.parse(await fs.readFile(this.ownerPath, 'utf8')) as Partial<JobOwnerRecord>;
-      if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string') return undefined;
-      return { pid: parsed.pid, host: parsed.host, label: String(parsed.label ?? ''), since: Number(parsed.since ?? 0), job: String(parsed.job ?? this.job), token: String(parsed.token ?? '') };
-    } catch {
-      return undefined; // missing or half-written: the lock itself still decides
-    }
-  }
-
-  private async writeOwner(record: JobOwnerRecord): Promise<void> {
-    const tmp = `${this.ownerPath}.${process.pid}.${record.token.slice(0, 8)}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(record));
-    await fs.rename(tmp, this.ownerPath);
-  }
-
-  /** Same recovery as the store lock: rename the lock folder away (only one contender wins) while the record still names the dead pid. */
+  /** Same recovery as the store lock (ownerRecord.ts): a crashed holder on this host is taken over at once. */
   private async recoverIfHolderDead(holder: JobOwnerRecord): Promise<boolean> {
-    if (holder.host !== HOST || holder.pid === process.pid || isPidAlive(holder.pid)) return false;
-    const grave = `${this.lockDir}.dead-${process.pid}-${randomUUID().slice(0, 8)}`;
-    try {
-      await fs.rename(this.lockDir, grave);
-    } catch {
-      return false;
-    }
-    await fs.rm(grave, { recursive: true, force: true });
-    const owner = await this.readOwner();
-    if (owner?.token === holder.token) await fs.rm(this.ownerPath, { force: true });
+    if (!(await takeOverFromDeadHolder(this.lockDir, this.owner, holder))) return false;
     this.log.warn(`took over the ${this.job} job of crashed pid ${holder.pid} ("${holder.label}")`);
     return true;
   }
-}
-
-function stripToken(record: JobOwnerRecord): LockHolderInfo {
-  return { pid: record.pid, host: record.host, label: record.label, since: record.since };
 }

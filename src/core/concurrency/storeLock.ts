@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import * as lockfile from 'proper-lockfile';
 import { Emitter } from '../events';
@@ -8,11 +7,10 @@ import { LockTimeoutError, StoreUnavailableError, type LockHolderInfo } from '..
 import { failpoint } from '../failpoints';
 import { nullLogger, type Logger } from '../log';
 import type { LockEvent } from './lockEvents';
+import { HOST, isPidAlive, isProvablyDead, OwnerRecordFile, takeOverFromDeadHolder, type OwnerRecord } from './ownerRecord';
 
 /** What the holder writes beside the lock so others can name it and tell a crashed holder from a slow one. */
-export interface LockOwnerRecord extends LockHolderInfo {
-  token: string;
-}
+export type LockOwnerRecord = OwnerRecord;
 
 export interface StoreLockOptions {
   /** A lock whose holder has not refreshed it for this long is taken over (proper-lockfile `stale`, min 2000). */
@@ -38,17 +36,6 @@ const MAX_POLL_MS = 8;
 /** A waiter marker not refreshed for this long belongs to a process that died while waiting. */
 const WAITER_MARKER_TTL_MS = 15_000;
 
-const HOST = hostname();
-
-function isPidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -62,7 +49,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class StoreLock {
   private readonly target: string;
   private readonly lockDir: string;
-  private readonly ownerPath: string;
+  private readonly owner: OwnerRecordFile;
   private readonly waitersDir: string;
   private readonly waiterMarker: string;
   private readonly staleMs: number;
@@ -76,7 +63,7 @@ export class StoreLock {
   constructor(readonly dir: string, options: StoreLockOptions = {}) {
     this.target = join(dir, LOCK_TARGET);
     this.lockDir = join(dir, LOCK_DIR);
-    this.ownerPath = join(dir, LOCK_OWNER);
+    this.owner = new OwnerRecordFile(join(dir, LOCK_OWNER));
     this.waitersDir = join(dir, LOCK_WAITERS);
     this.waiterMarker = join(this.waitersDir, `${HOST}-${process.pid}`);
     this.staleMs = Math.max(options.staleMs ?? 10_000, 2000);
@@ -114,7 +101,7 @@ export class StoreLock {
         if (waiting) await this.markWaiting(false);
         const acquiredAt = Date.now();
         const token = randomUUID();
-        await this.writeOwner({ pid: process.pid, host: HOST, label: operation, since: acquiredAt, token });
+        await this.owner.write({ pid: process.pid, host: HOST, label: operation, since: acquiredAt, token });
         const waitedMs = acquiredAt - started;
         this._onEvent.fire({ type: 'acquired', at: acquiredAt, operation, waitedMs });
         if (waitedMs > 1000) this.log.info(`acquired after ${waitedMs} ms for "${operation}"`);
@@ -128,7 +115,7 @@ export class StoreLock {
             if (released) return;
             released = true;
             await failpoint('lock.beforeRelease');
-            await this.removeOwnerIfMine(token);
+            await this.owner.removeIfToken(token);
             this.held = false;
             try {
               await release();
@@ -232,7 +219,7 @@ export class StoreLock {
   async clearDeadHolder(): Promise<string[]> {
     const owner = await this.readOwner();
     if (!owner) return [];
-    const provablyDead = owner.host === HOST && owner.pid !== process.pid && !isPidAlive(owner.pid);
+    const provablyDead = isProvablyDead(owner);
     const lockExists = await fs.stat(this.lockDir).then(() => true, () => false);
     if (lockExists) {
       return provablyDead && (await this.recoverIfHolderDead(owner)) ? [`removed the lock left by dead pid ${owner.pid} ("${owner.label}")`] : [];
@@ -241,7 +228,7 @@ export class StoreLock {
       // Without a lock folder the record describes nobody, and its writer is gone: nothing can race us.
       const again = await this.readOwner();
       if (again?.token === owner.token && !(await fs.stat(this.lockDir).then(() => true, () => false))) {
-        await fs.rm(this.ownerPath, { force: true });
+        await this.owner.remove();
         return [`removed an orphaned owner record of pid ${owner.pid} on ${owner.host}`];
       }
     }
@@ -249,57 +236,20 @@ export class StoreLock {
   }
 
   async readOwner(): Promise<LockOwnerRecord | undefined> {
-    try {
-      const parsed = JSON.parse(await fs.readFile(this.ownerPath, 'utf8')) as Partial<LockOwnerRecord>;
-      if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string') return undefined;
-      return {
-        pid: parsed.pid,
-        host: parsed.host,
-        label: String(parsed.label ?? ''),
-        since: Number(parsed.since ?? 0),
-        token: String(parsed.token ?? ''),
-      };
-    } catch {
-      // Missing, half-written or corrupted owner records are treated as "unknown holder": the lock
-      // itself (its mtime) still decides, so a bad record can delay a waiter but never break it.
-      return undefined;
-    }
+    return this.owner.read();
   }
 
   /** Path of the owner record, for watchers (the lock monitor notices other processes through it). */
   get ownerRecordPath(): string {
-    return this.ownerPath;
-  }
-
-  private async writeOwner(record: LockOwnerRecord): Promise<void> {
-    const tmp = `${this.ownerPath}.${process.pid}.${record.token.slice(0, 8)}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(record));
-    await fs.rename(tmp, this.ownerPath);
-  }
-
-  private async removeOwnerIfMine(token: string): Promise<void> {
-    const owner = await this.readOwner();
-    if (owner?.token === token) await fs.rm(this.ownerPath, { force: true });
+    return this.owner.path;
   }
 
   /**
    * A holder on this host whose pid is gone crashed with the lock held: take the lock over at once
-   * instead of waiting out the stale time. The lock folder is renamed away (atomic; only one waiter
-   * wins) before it is removed, and only while the owner record still names the dead holder.
+   * instead of waiting out the stale time.
    */
   private async recoverIfHolderDead(holder: LockOwnerRecord): Promise<boolean> {
-    if (holder.host !== HOST || holder.pid === process.pid || isPidAlive(holder.pid)) return false;
-    const again = await this.readOwner();
-    if (again?.token !== holder.token) return false;
-    const grave = `${this.lockDir}.dead-${process.pid}-${randomUUID().slice(0, 8)}`;
-    try {
-      await fs.rename(this.lockDir, grave);
-    } catch {
-      return false; // someone else recovered it first, or it was released meanwhile
-    }
-    await fs.rm(grave, { recursive: true, force: true });
-    const owner = await this.readOwner();
-    if (owner?.token === holder.token) await fs.rm(this.ownerPath, { force: true });
+    if (!(await takeOverFromDeadHolder(this.lockDir, this.owner, holder))) return false;
     this.log.warn(`took over the lock of crashed pid ${holder.pid} ("${holder.label}")`);
     this._onEvent.fire({ type: 'staleRecovered', at: Date.now(), deadHolder: holder });
     return true;
