@@ -147,7 +147,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     const roll = Math.random();
     const victim = pick(participants.filter((p) => p.proc && !p.stoppedUntil));
     if (!victim) continue;
-    if (roll < 0.55) {
+    if (roll < 0.6) {
       // SIGKILL the participant or one of its children (an MCP server, a CLI process).
       const children = [...victim.children];
       const pid = children.length && Math.random() < 0.5 ? pick(children) : victim.proc!.pid!;

@@ -8,7 +8,7 @@ import { runChaos } from './controller';
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '120' }, keep: { type: 'boolean', default: false } } });
 const dir = mkdtempSync(join(tmpdir(), 'ml-chaos-'));
 const started = Date.now();
-runChaos({ dir, durationMs: Number(values.seconds) * 1000, plugins: 3, mcpClients: 2, cliWriters: 1, legacyRows: 2000, faultEveryMs: 2500, diskFullRate: 0.02, log: (l) => process.stderr.write(`[chaos ${((Date.now() - started) / 1000).toFixed(1)}s] ${l}\n`) })
+runChaos({ dir, durationMs: Number(values.seconds) * 1000, plugins: 3, mcpClients: 2, cliWriters: 1, legacyRows: 2000, faultEveryMs: 1800, diskFullRate: 0.02, log: (l) => process.stderr.write(`[chaos ${((Date.now() - started) / 1000).toFixed(1)}s] ${l}\n`) })
   .then((s) => {
     process.stdout.write(JSON.stringify(s, null, 2) + '\n');
     const ok = s.lost === 0 && s.duplicated === 0 && s.mismatched.length === 0 && s.hung.length === 0 && s.verify.ok && s.deadLetters.replayFailed === 0;
