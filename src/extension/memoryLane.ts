@@ -1,33 +1,78 @@
 import * as vscode from 'vscode';
+import type { MemoryLaneApi } from './api';
+import { MemoryCommands } from './commands/memoryCommands';
+import { StoreCommands } from './commands/storeCommands';
+import { Configuration } from './configuration';
 import { Disposable } from './disposable';
-import { Commands, Views, focusViewCommand } from './ids';
-import { EmptyTree } from './views/emptyTree';
+import { channelLogger } from './logging';
+import { MemoryMcpServerProvider } from './mcp/mcpServerProvider';
+import { MemoryDocuments } from './memoryDocuments';
+import { ApiKeys } from './secrets';
+import { StoreConnection } from './storeConnection';
+import { MemoryTools } from './tools';
+import { LanguageModelEnricher } from './upgrade/languageModelEnricher';
+import { UpgradeController } from './upgrade/upgradeController';
 import { LockMonitorStatus } from './views/lockMonitorStatus';
+import { LocksTree } from './views/locksTree';
+import { MemoriesTree } from './views/memoriesTree';
 
 /**
  * The extension's container: creates every service and adapter once, owns them, and disposes them in
  * reverse order. `activate()` builds one and hands it to VS Code; nothing else holds long-lived state.
+ * Nothing here opens LanceDB: the StoreConnection does that on the first use of a memory.
  */
 export class MemoryLane extends Disposable {
   readonly log: vscode.LogOutputChannel;
+  readonly config: Configuration;
+  readonly keys: ApiKeys;
+  readonly connection: StoreConnection;
+  readonly upgrades: UpgradeController;
+  readonly tools: MemoryTools;
+  readonly locks: LocksTree;
+  readonly memories: MemoriesTree;
+  readonly status: LockMonitorStatus;
+  readonly mcp: MemoryMcpServerProvider;
 
-  constructor() {
+  constructor(context: vscode.ExtensionContext) {
     super();
+    const started = Date.now();
     this.log = this._register(vscode.window.createOutputChannel('Memory Lane', { log: true }));
-    this._register(vscode.window.createTreeView(Views.locks, { treeDataProvider: new EmptyTree() }));
-    this._register(vscode.window.createTreeView(Views.memories, { treeDataProvider: new EmptyTree() }));
-    this._register(new LockMonitorStatus());
-    this.registerCommands();
-    this.log.info('[extension] activated');
+    const logger = (component: string) => channelLogger(this.log, component);
+    this.config = this._register(new Configuration());
+    this.keys = this._register(new ApiKeys(context.secrets));
+    this.connection = this._register(new StoreConnection(this.config, this.keys, channelLogger(this.log)));
+    this.upgrades = this._register(new UpgradeController(this.connection, this.config, this.keys, channelLogger(this.log)));
+    this._register(new MemoryDocuments(this.connection, this.upgrades));
+    this.tools = this._register(new MemoryTools(this.connection, logger('tools')));
+    this.locks = this._register(new LocksTree(this.connection, this.upgrades, this.config));
+    this.memories = this._register(new MemoriesTree(this.connection, channelLogger(this.log)));
+    this.status = this._register(new LockMonitorStatus(this.connection, this.upgrades, this.config));
+    this._register(new MemoryCommands(this.connection, this.memories, logger('memory')));
+    this._register(new StoreCommands(this.connection, this.upgrades, this.config, this.keys, this.log, channelLogger(this.log)));
+    const version = String((context.extension.packageJSON as { version?: string }).version ?? '0.0.0');
+    this.mcp = this._register(new MemoryMcpServerProvider(context.asAbsolutePath('dist/mcp.js'), version, this.connection, this.config, this.keys, channelLogger(this.log)));
+    this.log.info(`[extension] activated in ${Date.now() - started} ms; store ${this.connection.dir} (opened on first use), scopes ${this.connection.scopes.join(', ')}${vscode.workspace.isTrusted ? '' : '; untrusted workspace: workspace values of the store path and endpoints are ignored'}`);
   }
 
-  private registerCommands(): void {
-    const command = (id: string, run: () => unknown) => this._register(vscode.commands.registerCommand(id, run));
-    command(Commands.showLockMonitor, () => vscode.commands.executeCommand(focusViewCommand(Views.locks)));
-    command(Commands.showLogs, () => this.log.show());
-    command(Commands.upgrade, () => {
-      this.log.info('[upgrade] requested, but upgrading is not yet available');
-      void vscode.window.showInformationMessage('Memory Lane: upgrading memories is not yet available.');
-    });
+  /** Cancels a running upgrade (whole batches kept) and closes the store, flushing recall counts. */
+  async shutdown(): Promise<void> {
+    this.upgrades.cancel();
+    await this.upgrades.whenDone().catch(() => undefined);
+    await this.connection.close();
+  }
+
+  get api(): MemoryLaneApi {
+    return {
+      storePath: this.connection.dir,
+      workspaceScope: this.connection.workspaceScope,
+      service: () => this.connection.service(),
+      locksSnapshot: () => this.locks.snapshot(),
+      lockMonitor: () => this.status.face,
+      upgrades: () => ({ ...(this.upgrades.current ? { running: this.upgrades.current } : {}), history: this.upgrades.history }),
+      locksRefreshCount: () => this.locks.refreshes,
+      mcpServerDefinitions: async () => Promise.all(this.mcp.provideMcpServerDefinitions().map((d) => this.mcp.resolveMcpServerDefinition(d))),
+      tools: this.tools,
+      createLanguageModelEnricher: (model, options) => new LanguageModelEnricher(model, options),
+    };
   }
 }

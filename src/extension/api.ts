@@ -1,0 +1,34 @@
+import type * as vscode from 'vscode';
+import type { MemoryService } from '../core/memoryService';
+import type { MemoryTools } from './tools';
+import type { EnrichmentChatModel, LanguageModelEnricher, LanguageModelEnricherOptions } from './upgrade/languageModelEnricher';
+import type { UpgradeRecord } from './upgrade/upgradeController';
+import type { LockMonitorFace } from './views/lockMonitorStatus';
+import type { LockNode } from './views/locksTree';
+
+/**
+ * What `activate()` returns (`vscode.extensions.getExtension('memory-lane.memory-lane').exports`):
+ * read access to what the views show, for the end-to-end tests and for other extensions. Agents use
+ * the Language Model tools and the MCP server instead.
+ */
+export interface MemoryLaneApi {
+  /** The store folder this window uses. */
+  readonly storePath: string;
+  /** `workspace:<id>` of this window, if it has a folder. */
+  readonly workspaceScope: string | undefined;
+  /** The memory service (opens the store on first use). */
+  service(): Promise<MemoryService>;
+  /** The Locks & Upgrades view as data, exactly as it is rendered now. */
+  locksSnapshot(): LockNode[];
+  /** The status-bar lock monitor's current face. */
+  lockMonitor(): LockMonitorFace;
+  /** Upgrades started in this window: the running one and the finished ones (newest first). */
+  upgrades(): { running?: UpgradeRecord; history: readonly UpgradeRecord[] };
+  /** How many times the Locks & Upgrades tree was refreshed (the throttle keeps it to a few per second). */
+  locksRefreshCount(): number;
+  /** The MCP server definitions offered to the editor, resolved as if about to start. */
+  mcpServerDefinitions(): Promise<vscode.McpStdioServerDefinition[]>;
+  readonly tools: MemoryTools;
+  /** Builds the `vscode.lm` enricher on a given chat model (tests pass a fake one). */
+  createLanguageModelEnricher(model: EnrichmentChatModel, options?: LanguageModelEnricherOptions): LanguageModelEnricher;
+}

@@ -1,0 +1,68 @@
+import * as vscode from 'vscode';
+import type { Logger } from '../../core/log';
+import type { Configuration } from '../configuration';
+import { Disposable } from '../disposable';
+import { MCP_PROVIDER_ID } from '../ids';
+import type { ApiKeys } from '../secrets';
+import type { StoreConnection } from '../storeConnection';
+
+export const MCP_SERVER_LABEL = 'Memory Lane';
+
+/**
+ * Offers the bundled stdio MCP server (dist/mcp.js) to agents in the editor, pointed at the very
+ * store this window uses and scoped to this workspace, so an agent speaking MCP shares memories
+ * with the Language Model tools, other windows and the CLI.
+ *
+ * The command is the extension host's own executable: plain Node in a remote/server host, the
+ * Electron binary on desktop, which ELECTRON_RUN_AS_NODE=1 turns into Node (harmless for Node).
+ * Definitions may be cached by VS Code, so they never carry a key: the embedding key from
+ * SecretStorage is added in resolveMcpServerDefinition, just before the server starts.
+ */
+export class MemoryMcpServerProvider extends Disposable implements vscode.McpServerDefinitionProvider<vscode.McpStdioServerDefinition> {
+  private readonly _onDidChange = this._register(new vscode.EventEmitter<void>());
+  readonly onDidChangeMcpServerDefinitions = this._onDidChange.event;
+
+  constructor(
+    private readonly serverScript: string,
+    private readonly version: string,
+    private readonly connection: StoreConnection,
+    private readonly config: Configuration,
+    private readonly keys: ApiKeys,
+    private readonly log: Logger,
+  ) {
+    super();
+    this._register(connection.onDidChangeLocation(() => this._onDidChange.fire()));
+    this._register(config.onDidChange((e) => { if (config.changed(e, 'embedding')) this._onDidChange.fire(); }));
+    this._register(vscode.workspace.onDidChangeWorkspaceFolders(() => this._onDidChange.fire()));
+    this._register(vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, this));
+  }
+
+  provideMcpServerDefinitions(): vscode.McpStdioServerDefinition[] {
+    const env: Record<string, string> = {
+      ELECTRON_RUN_AS_NODE: '1',
+      MEMORY_LANE_SCOPES: this.connection.scopes.join(','),
+      LANCEDB_LOG: 'error',
+    };
+    if (this.config.get('embedding.provider') === 'openai-compatible') {
+      const baseUrl = this.config.get('embedding.endpoint').trim();
+      const model = this.config.get('embedding.model').trim();
+      const dims = this.config.get('embedding.dimensions');
+      if (baseUrl && model) {
+        env.MEMORY_LANE_EMBEDDING_BASE_URL = baseUrl;
+        env.MEMORY_LANE_EMBEDDING_MODEL = model;
+        if (dims) env.MEMORY_LANE_EMBEDDING_DIMENSIONS = String(dims);
+      }
+    }
+    const server = new vscode.McpStdioServerDefinition(MCP_SERVER_LABEL, process.execPath, [this.serverScript, '--db', this.connection.dir], env, this.version);
+    return [server];
+  }
+
+  async resolveMcpServerDefinition(server: vscode.McpStdioServerDefinition): Promise<vscode.McpStdioServerDefinition> {
+    if (server.env.MEMORY_LANE_EMBEDDING_BASE_URL) {
+      const key = await this.keys.get('embedding');
+      if (key) server.env = { ...server.env, MEMORY_LANE_EMBEDDING_API_KEY: key };
+    }
+    this.log.info(`[mcp] starting the Memory Lane MCP server on ${this.connection.dir} (scopes ${server.env.MEMORY_LANE_SCOPES})`);
+    return server;
+  }
+}

@@ -1,0 +1,200 @@
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import * as vscode from 'vscode';
+import type { LockEvent } from '../core/concurrency/lockEvents';
+import { LockJournal } from '../core/concurrency/lockJournal';
+import type { QueueDepth } from '../core/concurrency/writeQueue';
+import type { EmbedderConfig } from '../core/embedding';
+import { errorMessage } from '../core/errors';
+import { Emitter } from '../core/events';
+import type { Logger } from '../core/log';
+import { MemoryService, type MemoryChange } from '../core/memoryService';
+import { defaultStorePath } from '../core/paths';
+import { readStoreMeta } from '../core/store/storeMeta';
+import type { Configuration } from './configuration';
+import { Disposable } from './disposable';
+import { ContextKeys } from './ids';
+import { defaultScopes, workspaceScope } from './scopes';
+import type { ApiKeys } from './secrets';
+import { StoreWatcher } from './storeWatcher';
+
+/** A change to the memories: one this window made, or `external` (another process committed). */
+export type MemoriesChange = MemoryChange | { kind: 'external' };
+
+/** `~` and relative paths in the setting are resolved against the home folder. */
+export function resolveStorePath(setting: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = setting.trim();
+  if (!value) return defaultStorePath(env);
+  if (value === '~' || value.startsWith('~/') || value.startsWith('~\\')) return resolve(join(homedir(), value.slice(1)));
+  return isAbsolute(value) ? resolve(value) : resolve(homedir(), value);
+}
+
+/**
+ * This window's connection to the shared store. Opening LanceDB is deferred to the first use (a
+ * window that never touches memory pays nothing), then kept until the store settings change.
+ * Relays the store's events to the views through one LockJournal that survives reopening, and owns
+ * the StoreWatcher that notices other processes.
+ */
+export class StoreConnection extends Disposable {
+  private opening: Promise<MemoryService> | undefined;
+  private _service: MemoryService | undefined;
+  private serviceSubscriptions: Array<{ dispose(): void }> = [];
+  private _dir: string;
+  private readonly lockEvents = this._register(new Emitter<LockEvent>());
+  /** This window's recent lock waits and live state, fed by the store's lock events. */
+  readonly journal: LockJournal;
+  readonly watcher: StoreWatcher;
+
+  private readonly _onDidOpen = this._register(new vscode.EventEmitter<MemoryService>());
+  readonly onDidOpen = this._onDidOpen.event;
+  private readonly _onDidClose = this._register(new vscode.EventEmitter<void>());
+  readonly onDidClose = this._onDidClose.event;
+  private readonly _onDidChangeMemories = this._register(new vscode.EventEmitter<MemoriesChange>());
+  readonly onDidChangeMemories = this._onDidChangeMemories.event;
+  private readonly _onDidChangeQueue = this._register(new vscode.EventEmitter<QueueDepth>());
+  readonly onDidChangeQueue = this._onDidChangeQueue.event;
+  private readonly _onDidChangeLocation = this._register(new vscode.EventEmitter<string>());
+  /** The store folder changed (setting); the views start over. */
+  readonly onDidChangeLocation = this._onDidChangeLocation.event;
+
+  constructor(
+    private readonly config: Configuration,
+    private readonly keys: ApiKeys,
+    private readonly log: Logger,
+  ) {
+    super();
+    this._dir = resolveStorePath(config.get('storePath'));
+    this.journal = this._register(new LockJournal(this.lockEvents.event));
+    this.watcher = this._register(new StoreWatcher(this._dir, log));
+    this._register(this.watcher.onDidCommit(() => this._onDidChangeMemories.fire({ kind: 'external' })));
+    this._register(config.onDidChange((e) => {
+      if (config.changed(e, 'storePath', 'embedding', 'lock')) void this.reconnect(config.changed(e, 'storePath'));
+    }));
+    this._register(keys.onDidChange((kind) => { if (kind === 'embedding') void this.reconnect(false); }));
+    this._register(vscode.workspace.onDidChangeWorkspaceFolders(() => void this.reconnect(false)));
+    this._register({ dispose: () => void this.close() });
+  }
+
+  /** The store folder this window uses. */
+  get dir(): string {
+    return this._dir;
+  }
+
+  /** `workspace:<id>` of this window, if it has a folder. */
+  get workspaceScope(): string | undefined {
+    return workspaceScope(vscode.workspace.workspaceFolders?.map((f) => f.uri) ?? []);
+  }
+
+  /** Recall scopes: this workspace, then global. */
+  get scopes(): string[] {
+    return defaultScopes(this.workspaceScope);
+  }
+
+  /** The open service, if something already needed it (never opens). */
+  get current(): MemoryService | undefined {
+    return this._service;
+  }
+
+  /** Opens the store on first use (creating it when missing) and returns the memory service. */
+  service(): Promise<MemoryService> {
+    if (this._service) return Promise.resolve(this._service);
+    this.opening ??= this.open().finally(() => { this.opening = undefined; });
+    return this.opening;
+  }
+
+  /** The service if a store exists at the configured path; never creates one (the views use this). */
+  async existingService(): Promise<MemoryService | undefined> {
+    if (this._service) return this._service;
+    if (!this.opening && !(await readStoreMeta(this._dir).catch(() => undefined))) return undefined;
+    return this.service();
+  }
+
+  private async open(): Promise<MemoryService> {
+    const dir = this._dir;
+    const started = Date.now();
+    const service = await MemoryService.open({
+      dir,
+      embedding: await this.embedderConfig(),
+      logger: this.log,
+      defaultScopes: this.scopes,
+      source: 'vscode',
+      storeOptions: {
+        lockStaleMs: this.config.get('lock.staleMs'),
+        queue: {
+          interactiveDeadlineMs: this.config.get('lock.writeTimeoutMs'),
+          backgroundDeadlineMs: this.config.get('lock.backgroundTimeoutMs'),
+        },
+      },
+    });
+    if (dir !== this._dir || this.disposedFlag) {
+      // The setting changed while LanceDB was opening: this one is already outdated.
+      await service.close();
+      return this.service();
+    }
+    const store = service.memoryStore;
+    this.serviceSubscriptions = [
+      store.onLockEvent((e) => this.lockEvents.fire(e)),
+      store.onQueueDepth((d) => this._onDidChangeQueue.fire(d)),
+      service.onDidChange((c) => this._onDidChangeMemories.fire(c)),
+    ];
+    this._service = service;
+    this.watcher.refresh(); // the folder may have just been created
+    void vscode.commands.executeCommand('setContext', ContextKeys.storeOpen, true);
+    this.log.info(`[store] opened ${dir} in ${Date.now() - started} ms (embedder ${service.embedderStatus.active ?? 'none'}, scopes ${this.scopes.join(', ')})`);
+    if (service.embedderStatus.needsReembed) {
+      this.log.warn(`[store] the store's vectors come from ${service.embedderStatus.store.embedder}; the configured embedder is ${service.embedderStatus.configured.id}`);
+    }
+    this._onDidOpen.fire(service);
+    return service;
+  }
+
+  private disposedFlag = false;
+
+  /** Closes the service (flushing recall bookkeeping); the next use opens it again. */
+  async close(): Promise<void> {
+    const service = this._service ?? (await this.opening?.catch(() => undefined));
+    this._service = undefined;
+    for (const s of this.serviceSubscriptions.splice(0)) s.dispose();
+    if (!service) return;
+    void vscode.commands.executeCommand('setContext', ContextKeys.storeOpen, false);
+    try {
+      await service.close();
+      this.log.info(`[store] closed ${service.memoryStore.dir}`);
+    } catch (err) {
+      this.log.warn(`[store] closing failed: ${errorMessage(err)}`);
+    }
+    this._onDidClose.fire();
+  }
+
+  private async reconnect(locationChanged: boolean): Promise<void> {
+    const dir = resolveStorePath(this.config.get('storePath'));
+    const moved = dir !== this._dir;
+    if (!moved && !this._service && !this.opening) return;
+    this.log.info(`[store] settings changed; ${moved ? `switching to ${dir}` : 'reopening the store on next use'}`);
+    await this.close();
+    if (moved || locationChanged) {
+      this._dir = dir;
+      this.watcher.retarget(dir);
+      this._onDidChangeLocation.fire(dir);
+    }
+  }
+
+  /** Embedder settings plus the key from SecretStorage (never from settings). */
+  async embedderConfig(): Promise<EmbedderConfig> {
+    if (this.config.get('embedding.provider') !== 'openai-compatible') return { kind: 'local' };
+    const baseUrl = this.config.get('embedding.endpoint').trim();
+    const model = this.config.get('embedding.model').trim();
+    if (!baseUrl || !model) {
+      this.log.warn('[store] embedding.provider is openai-compatible but the endpoint or model is not set; using the local embedder');
+      return { kind: 'local' };
+    }
+    const dimensions = this.config.get('embedding.dimensions');
+    const apiKey = await this.keys.get('embedding');
+    return { kind: 'openai', baseUrl, model, ...(dimensions ? { dimensions } : {}), ...(apiKey ? { apiKey } : {}) };
+  }
+
+  override dispose(): void {
+    this.disposedFlag = true;
+    super.dispose();
+  }
+}

@@ -1,0 +1,37 @@
+import * as vscode from 'vscode';
+import { Tools } from '../ids';
+import { preview, scopeLabel } from './format';
+import { MemoryTool } from './memoryTool';
+
+export interface StoreMemoryInput {
+  text: string;
+  category?: string;
+  importance?: number;
+  /** `workspace` (default), `global`, or a scope such as `project:api`. */
+  scope?: string;
+  id?: string;
+  force?: boolean;
+}
+
+/** `memory_store`: keeps a fact, preference, decision or lesson for later sessions. */
+export class StoreMemoryTool extends MemoryTool<StoreMemoryInput> {
+  static readonly id = Tools.store;
+
+  prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<StoreMemoryInput>): vscode.PreparedToolInvocation {
+    const where = options.input.scope === 'global' ? 'global memory' : 'memory';
+    return { invocationMessage: `Storing in ${where}: “${preview(options.input.text ?? '', 80)}”` };
+  }
+
+  async invoke(options: vscode.LanguageModelToolInvocationOptions<StoreMemoryInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
+    return this.run(StoreMemoryTool.id, token, async (signal) => {
+      const service = await this.connection.service();
+      const { text, category, importance, id, force } = options.input;
+      const r = await service.store({ text, category, importance, id, force, scope: this.scope(options.input.scope), signal });
+      const ws = this.connection.workspaceScope;
+      if (r.status === 'duplicate') {
+        return `Not stored: memory [${r.duplicateOf}] (${scopeLabel(r.existing.scope, ws)}) already says nearly the same (similarity ${r.similarity.toFixed(2)}). Update it with ${Tools.update}, or store again with force: true.`;
+      }
+      return r.status === 'stored' ? `Stored as [${r.id}].` : `Already stored as [${r.id}] (same id and text).`;
+    });
+  }
+}

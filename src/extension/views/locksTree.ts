@@ -1,0 +1,312 @@
+import { hostname } from 'node:os';
+import * as vscode from 'vscode';
+import type { LockWaitEntry } from '../../core/concurrency/lockJournal';
+import type { LockHolderInfo } from '../../core/errors';
+import type { UpgradeProgress } from '../../core/upgrade';
+import type { Configuration } from '../configuration';
+import { Disposable } from '../disposable';
+import { Commands, Views } from '../ids';
+import type { StoreConnection } from '../storeConnection';
+import { Throttle, Ticker } from '../throttle';
+import { formatDuration, percentDone, type UpgradeController, type UpgradeRecord } from '../upgrade/upgradeController';
+
+/**
+ * One row of the Locks & Upgrades view as plain data: the tree renders it, and tests read the same
+ * data through the extension's API (`locksSnapshot()`), so what is asserted is what is shown.
+ */
+export interface LockNode {
+  id: string;
+  label: string;
+  description?: string;
+  tooltip?: string;
+  /** A codicon id, optionally with a theme colour: `warning`, `error`, `lock`… */
+  icon?: string;
+  iconColor?: string;
+  /** Marks rows worth attention (slow waits, timeouts, failures). */
+  severity?: 'warning' | 'error';
+  command?: { command: string; title: string; arguments?: unknown[] };
+  children?: LockNode[];
+  expanded?: boolean;
+}
+
+const HOST = hostname();
+const CONTENTION_WINDOW_MS = 5 * 60_000;
+const RECENT_WAITS = 15;
+
+const ms = (n: number) => formatDuration(n);
+
+/** `▰▰▰▰▱▱▱▱▱▱ 42%` */
+export function progressBar(percent: number, cells = 10): string {
+  const filled = Math.max(0, Math.min(cells, Math.round((percent / 100) * cells)));
+  return `${'▰'.repeat(filled)}${'▱'.repeat(cells - filled)} ${percent}%`;
+}
+
+export function describeHolderShort(h: LockHolderInfo): string {
+  return `pid ${h.pid}${h.host !== HOST ? ` on ${h.host}` : ''}`;
+}
+
+const isThisProcess = (h: LockHolderInfo | undefined) => !!h && h.pid === process.pid && h.host === HOST;
+
+/**
+ * The "Locks & Upgrades" view: who holds the store lock (this window or another process), this
+ * window's write queue, its recent lock waits (slow ones flagged), contention percentiles, the
+ * upgrade in progress and the last ones. Rebuilt from core events — lock events, queue depth,
+ * upgrade progress, and the StoreWatcher for other processes — at most four times a second.
+ * Nothing here reads the store on a timer; a one-second clock only advances "held for" texts while
+ * something is live and the view is visible.
+ */
+export class LocksTree extends Disposable implements vscode.TreeDataProvider<LockNode> {
+  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<LockNode | undefined>());
+  readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
+  private readonly refresh = this._register(new Throttle(() => this.fire(), 250));
+  private readonly clock = this._register(new Ticker(() => this.refresh.schedule(), 1000));
+  readonly view: vscode.TreeView<LockNode>;
+  /** How often the tree was actually refreshed (tests check the throttle). */
+  refreshes = 0;
+
+  constructor(
+    private readonly connection: StoreConnection,
+    private readonly upgrades: UpgradeController,
+    private readonly config: Configuration,
+  ) {
+    super();
+    this.view = this._register(vscode.window.createTreeView(Views.locks, { treeDataProvider: this, showCollapseAll: true }));
+    const schedule = () => this.refresh.schedule();
+    this._register(connection.journal.onDidChange(schedule));
+    this._register(connection.onDidChangeQueue(schedule));
+    this._register(connection.watcher.onDidChangeLock(schedule));
+    this._register(connection.onDidOpen(schedule));
+    this._register(connection.onDidClose(schedule));
+    this._register(connection.onDidChangeLocation(schedule));
+    this._register(upgrades.onDidChange(schedule));
+    this._register(this.view.onDidChangeVisibility(schedule));
+    this._register(config.onDidChange((e) => { if (config.changed(e, 'statusBar')) schedule(); }));
+  }
+
+  private fire(): void {
+    this.refreshes++;
+    this.clock.running = this.view.visible && this.isLive();
+    this._onDidChangeTreeData.fire(undefined);
+  }
+
+  private isLive(): boolean {
+    const { waiting, holding } = this.connection.journal.state;
+    return !!waiting || !!holding || this.connection.watcher.state.held || !!this.upgrades.current;
+  }
+
+  getTreeItem(node: LockNode): vscode.TreeItem {
+    const state = node.children?.length ? (node.expanded ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed) : vscode.TreeItemCollapsibleState.None;
+    const item = new vscode.TreeItem(node.severity ? { label: node.label, highlights: [[0, node.label.length]] } : node.label, state);
+    item.id = node.id;
+    item.description = node.description;
+    if (node.tooltip) item.tooltip = new vscode.MarkdownString(node.tooltip);
+    if (node.icon) item.iconPath = new vscode.ThemeIcon(node.icon, node.iconColor ? new vscode.ThemeColor(node.iconColor) : undefined);
+    if (node.command) item.command = node.command;
+    item.contextValue = node.id.split(':')[0];
+    return item;
+  }
+
+  getChildren(node?: LockNode): LockNode[] {
+    return node ? node.children ?? [] : this.snapshot();
+  }
+
+  /** The whole tree as data, built from the current state. */
+  snapshot(): LockNode[] {
+    const nodes: LockNode[] = [];
+    const open = !!this.connection.current;
+    const holder = this.holderNode();
+    if (holder) nodes.push(holder);
+    const waiting = this.waitingNode();
+    if (waiting) nodes.push(waiting);
+    const upgrade = this.upgradeNode();
+    if (upgrade) nodes.push(upgrade);
+    const history = this.historyNode();
+    if (history) nodes.push(history);
+    const waits = this.connection.journal.recent(RECENT_WAITS);
+    // Opening the store is not lock activity: until this window writes, the view keeps its welcome text.
+    if (open && (waits.length > 0 || this.queueBusy())) nodes.push(this.queueNode());
+    if (waits.length) {
+      nodes.push(this.contentionNode());
+      nodes.push(this.waitsNode(waits));
+    }
+    if (nodes.length && !nodes.some((n) => n.id === 'holder:')) {
+      nodes.unshift({ id: 'holder:', label: 'Lock: free', description: 'no writer holds the store lock', icon: 'unlock', tooltip: `Store: \`${this.connection.dir}\`` });
+    }
+    return nodes;
+  }
+
+  private holderNode(): LockNode | undefined {
+    const { holding } = this.connection.journal.state;
+    const seen = this.connection.watcher.state;
+    const store = `Store: \`${this.connection.dir}\``;
+    if (holding) {
+      return { id: 'holder:', label: 'Lock: held by this window', description: `${holding.operation} · ${ms(Date.now() - holding.since)}`, icon: 'lock', tooltip: `This window (pid ${process.pid}) holds the store lock for **${holding.operation}** since ${ms(Date.now() - holding.since)}.\n\n${store}` };
+    }
+    if (seen.held && seen.holder && !isThisProcess(seen.holder)) {
+      const h = seen.holder;
+      const heldFor = Date.now() - h.since;
+      const stale = seen.stale ? ' — the holder is gone; the next writer takes the lock over' : '';
+      const slow = heldFor >= this.config.get('statusBar.waitWarningMs');
+      return {
+        id: 'holder:',
+        label: `Lock: held by ${describeHolderShort(h)}`,
+        description: `${h.label} · held ${ms(heldFor)}${stale}`,
+        icon: 'lock',
+        ...(slow ? { iconColor: 'list.warningForeground' } : {}),
+        tooltip: `Another process holds the store lock: **pid ${h.pid}** on ${h.host}, for **${h.label}**, since ${new Date(h.since).toLocaleTimeString()} (${ms(heldFor)}).${stale}\n\n${store}`,
+      };
+    }
+    return undefined;
+  }
+
+  private waitingNode(): LockNode | undefined {
+    const { waiting } = this.connection.journal.state;
+    if (!waiting) return undefined;
+    const waited = Date.now() - waiting.since;
+    const slow = waited >= this.config.get('statusBar.waitWarningMs');
+    const by = waiting.holder ? ` · blocked by ${describeHolderShort(waiting.holder)} (${waiting.holder.label})` : '';
+    return { id: 'waiting:', label: 'This window is waiting for the lock', description: `${waiting.operation} · ${ms(waited)}${by}`, icon: 'watch', ...(slow ? { severity: 'warning' as const, iconColor: 'list.warningForeground' } : {}) };
+  }
+
+  private queueBusy(): boolean {
+    const d = this.connection.current?.memoryStore.queueDepth;
+    return !!d && (d.interactive + d.background > 0 || d.inFlight);
+  }
+
+  private queueNode(): LockNode {
+    const d = this.connection.current?.memoryStore.queueDepth ?? { interactive: 0, background: 0, inFlight: false };
+    const busy = d.interactive + d.background > 0 || d.inFlight;
+    return {
+      id: 'queue:',
+      label: 'Write queue',
+      description: busy ? `${d.inFlight ? '1 at the head · ' : ''}${d.interactive} interactive · ${d.background} background waiting` : 'empty',
+      icon: busy ? 'list-ordered' : 'check',
+      tooltip: 'Writes of this window wait in one in-process queue; only its head takes the cross-process lock. Agents (interactive) go before the upgrader (background).',
+    };
+  }
+
+  private waitsNode(waits: LockWaitEntry[]): LockNode {
+    const threshold = this.config.get('statusBar.waitWarningMs');
+    const slow = waits.filter((w) => w.waitedMs >= threshold || w.outcome === 'timeout').length;
+    return {
+      id: 'waits:',
+      label: `Recent lock waits (${waits.length})`,
+      description: slow ? `${slow} slow (≥ ${ms(threshold)})` : `none ≥ ${ms(threshold)}`,
+      icon: 'history',
+      expanded: true,
+      ...(slow ? { iconColor: 'list.warningForeground' } : {}),
+      children: waits.map((w, i) => this.waitNode(w, i, threshold)),
+    };
+  }
+
+  private waitNode(w: LockWaitEntry, i: number, threshold: number): LockNode {
+    const timeout = w.outcome === 'timeout';
+    const slow = !timeout && w.waitedMs >= threshold;
+    const by = w.blockedBy ? ` · blocked by ${describeHolderShort(w.blockedBy)} (${w.blockedBy.label})` : '';
+    const held = w.heldMs !== undefined ? ` · held ${ms(w.heldMs)}` : w.outcome === 'held' ? ' · holding' : '';
+    return {
+      id: `wait:${w.startedAt}:${i}`,
+      label: w.operation,
+      description: `${timeout ? 'TIMED OUT after' : 'waited'} ${ms(w.waitedMs)}${held}${by}`,
+      icon: timeout ? 'error' : slow ? 'warning' : w.outcome === 'compromised' ? 'alert' : 'pass',
+      ...(timeout ? { severity: 'error' as const, iconColor: 'list.errorForeground' } : slow ? { severity: 'warning' as const, iconColor: 'list.warningForeground' } : {}),
+      tooltip: [
+        `**${w.operation}** at ${new Date(w.startedAt).toLocaleTimeString()}`,
+        `- waited ${ms(w.waitedMs)}${w.heldMs !== undefined ? `, held ${ms(w.heldMs)}` : ''}, outcome **${w.outcome}**`,
+        w.blockedBy ? `- blocked by pid ${w.blockedBy.pid} on ${w.blockedBy.host} (${w.blockedBy.label})` : '',
+      ].filter(Boolean).join('\n'),
+    };
+  }
+
+  private contentionNode(): LockNode {
+    const s = this.connection.journal.stats(CONTENTION_WINDOW_MS);
+    return {
+      id: 'contention:',
+      label: 'Contention (last 5 min)',
+      description: `waits p50 ${ms(s.waitP50)} · p95 ${ms(s.waitP95)} · max ${ms(s.waitMax)}`,
+      icon: 'graph',
+      ...(s.timeouts ? { severity: 'error' as const, iconColor: 'list.errorForeground' } : {}),
+      children: [
+        { id: 'contention:count', label: 'Lock cycles', description: String(s.count), icon: 'symbol-number' },
+        { id: 'contention:waits', label: 'Waits', description: `p50 ${ms(s.waitP50)} · p95 ${ms(s.waitP95)} · max ${ms(s.waitMax)}`, icon: 'watch' },
+        { id: 'contention:holds', label: 'Holds', description: `p50 ${ms(s.holdP50)} · max ${ms(s.holdMax)}`, icon: 'lock' },
+        { id: 'contention:timeouts', label: 'Timeouts', description: String(s.timeouts), icon: s.timeouts ? 'error' : 'pass' },
+      ],
+    };
+  }
+
+  private upgradeNode(): LockNode | undefined {
+    const current = this.upgrades.current;
+    if (current) {
+      const p = current.progress;
+      if (!p) return { id: `upgrade:${current.runId}`, label: 'Upgrade: starting', description: current.enricher, icon: 'sync~spin' };
+      const pct = percentDone(p);
+      return {
+        id: `upgrade:${current.runId}`,
+        label: `Upgrade: ${p.phase}`,
+        description: `${progressBar(pct)} · ${p.written + p.skipped + p.failed}/${p.candidates}${p.rate ? ` · ${Math.round(p.rate)} rows/s` : ''}${p.etaMs !== undefined ? ` · ETA ${ms(p.etaMs)}` : ''}`,
+        icon: 'sync~spin',
+        expanded: true,
+        tooltip: `Upgrading with **${current.enricher}** since ${new Date(current.startedAt).toLocaleTimeString()}. Enrichment runs with no lock; each batch is written under one short lock. Cancel with **Memory Lane: Cancel Upgrade**.`,
+        command: { command: Commands.cancelUpgrade, title: 'Cancel Upgrade' },
+        children: progressChildren(current.runId, p),
+      };
+    }
+    const other = this.connection.watcher.state.upgrade;
+    if (other.running && other.holder && !isThisProcess(other.holder)) {
+      return { id: 'upgrade:other', label: `Upgrade running in ${describeHolderShort(other.holder)}`, description: `${other.holder.label} · ${ms(Date.now() - other.holder.since)}`, icon: 'sync~spin', tooltip: 'Another process (a window, the CLI) upgrades this store; only one upgrade runs at a time.' };
+    }
+    return undefined;
+  }
+
+  private historyNode(): LockNode | undefined {
+    const runs = this.upgrades.history;
+    if (runs.length === 0) return undefined;
+    return {
+      id: 'history:',
+      label: `Last upgrades (${runs.length})`,
+      icon: 'checklist',
+      expanded: true,
+      children: runs.map((r) => finishedNode(r)),
+    };
+  }
+}
+
+function progressChildren(runId: string, p: UpgradeProgress): LockNode[] {
+  return [
+    { id: `upgrade:${runId}:enriched`, label: 'Enriched (no lock)', description: `${p.enriched} / ${p.candidates}`, icon: 'sparkle' },
+    { id: `upgrade:${runId}:written`, label: 'Written', description: `${p.written} in ${p.batches} batches (one lock each)`, icon: 'save' },
+    { id: `upgrade:${runId}:skipped`, label: 'Skipped', description: String(p.skipped), icon: 'debug-step-over' },
+    { id: `upgrade:${runId}:fallbacks`, label: 'Enriched locally after a model failure', description: String(p.fallbacks), icon: 'debug-alt' },
+    { id: `upgrade:${runId}:failed`, label: 'Failed', description: String(p.failed), icon: p.failed ? 'error' : 'pass', ...(p.failed ? { severity: 'error' as const } : {}) },
+    { id: `upgrade:${runId}:rate`, label: 'Rate', description: `${Math.round(p.rate)} rows/s${p.etaMs !== undefined ? ` · ETA ${ms(p.etaMs)}` : ''}`, icon: 'dashboard' },
+  ];
+}
+
+function finishedNode(r: UpgradeRecord): LockNode {
+  const when = new Date(r.startedAt).toLocaleTimeString();
+  const took = r.finishedAt ? ms(r.finishedAt - r.startedAt) : '';
+  if (!r.result) {
+    return { id: `run:${r.runId}`, label: `${when} not run`, description: `${r.error?.code ?? ''} ${r.error?.message ?? ''}`.trim(), icon: 'error', severity: 'error', command: { command: Commands.showUpgradeFailure, title: 'Show Failures', arguments: [r.runId] } };
+  }
+  const x = r.result;
+  const status = x.cancelled ? 'cancelled' : x.aborted ? 'stopped' : 'done';
+  const failed = x.failed.map((f) => ({
+    id: `run:${r.runId}:failed:${f.id}`,
+    label: f.id,
+    description: f.reason,
+    icon: 'error',
+    severity: 'error' as const,
+    tooltip: `**${f.id}** could not be upgraded:\n\n${f.reason}`,
+    command: { command: Commands.showUpgradeFailure, title: 'Show Failure', arguments: [r.runId, f.id] },
+  }));
+  return {
+    id: `run:${r.runId}`,
+    label: `${when} upgraded ${x.upgraded} of ${x.candidates}`,
+    description: `${status} · ${took} · ${x.failed.length} failed · ${r.enricher}`,
+    icon: x.failed.length || x.aborted ? 'warning' : x.cancelled ? 'circle-slash' : 'pass',
+    ...(x.failed.length ? { severity: 'warning' as const } : {}),
+    tooltip: `Run \`${r.runId}\`: scanned ${x.scanned}, upgraded ${x.upgraded}, skipped ${x.skipped}, failed ${x.failed.length}, fell back to local ${x.fallbacks}, merged with concurrent edits ${x.concurrentWrites}, ${x.batches} batches, ${ms(x.ms)}.${x.aborted ? `\n\nStopped: ${x.aborted}` : ''}`,
+    ...(failed.length ? { children: [{ id: `run:${r.runId}:failed`, label: `Failed (${failed.length})`, icon: 'error', severity: 'error' as const, expanded: true, children: failed }] } : {}),
+  };
+}
