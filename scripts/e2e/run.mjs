@@ -13,13 +13,20 @@
 //      and a plain window (no development path) in which the installed extension must activate.
 //   6. test-results/e2e-summary.json = { passed, failed, cases }: one entry per named case.
 //
-// Usage: node scripts/e2e/run.mjs [--build] [--skip-vsix] [--verbose] [--keep]
+// Usage: node scripts/e2e/run.mjs [--build] [--skip-vsix] [--verbose] [--keep] [--update-media]
 //   --build    rebuild dist/ and out/ first (scripts/test.mjs has already built them)
 //   --skip-vsix  leave out the packaged-VSIX phase (it rebuilds dist/ for production)
 //   --verbose  echo the extension host's log and the browser console
 //   --keep     keep the run folder (user data, logs) under .cache/vscode-e2e/runs/
+//   --update-media  copy the README's screenshots (media-*.png of the UI cases) into media/
+// TEST_OUTDIR (default out/) is where the bundled tests are, as for scripts/test.mjs.
+//
+// Every window of the run uses a throw-away store (MEMORY_LANE_DB in code-server's environment, which
+// the extension host inherits), never ~/.memory-lane/store. The failpoint upgrade.afterBatch.3 pauses
+// every upgrade after its third batch for 3 s, so the UI case can photograph an upgrade in progress and
+// the extension-host case's concurrent writers surely overlap the upgrade (src/core/failpoints.ts).
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +40,7 @@ const { values: opts } = parseArgs({ options: {
   'skip-vsix': { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
   keep: { type: 'boolean', default: false },
+  'update-media': { type: 'boolean', default: false },
 } });
 
 const T0 = Date.now();
@@ -40,8 +48,11 @@ const log = (msg) => console.log(`[e2e ${((Date.now() - T0) / 1000).toFixed(1)}s
 const resultsDir = join(paths.results, 'e2e');
 const summaryFile = join(paths.results, 'e2e-summary.json');
 const hostResultsFile = join(resultsDir, 'extension-host.json');
-const testsModule = join(repoRoot, 'out', 'test', 'e2e', 'index.js');
-const uiModule = join(repoRoot, 'out', 'test', 'e2e', 'workbench.ui.js');
+const testOut = join(repoRoot, process.env.TEST_OUTDIR || 'out');
+const testsModule = join(testOut, 'test', 'e2e', 'index.js');
+const uiModule = join(testOut, 'test', 'e2e', 'workbench.ui.js');
+const mediaDir = join(repoRoot, 'media');
+const UPGRADE_PAUSE_FAILPOINT = 'upgrade.afterBatch.3=pause:3000';
 const EXTENSION_TESTS_TIMEOUT_MS = 180_000;
 const UI_STEP_TIMEOUT_MS = 30_000;
 const VIEWPORT = { width: 1280, height: 800 };
@@ -76,9 +87,9 @@ async function newPage(browser, { onExit } = {}) {
   return { context, page };
 }
 
-const screenshotter = (page) => async (name) => {
+const screenshotter = (page) => async (name, options = {}) => {
   const file = join(resultsDir, name);
-  await page.screenshot({ path: file });
+  await page.screenshot({ path: file, ...options });
   return file;
 };
 
@@ -113,7 +124,7 @@ async function runExtensionHostTests(browser, server) {
 }
 
 /** Phase 2: the Playwright cases (test/e2e/workbench.ui.ts) against a fresh window with the extension. */
-async function runUiChecks(browser, server) {
+async function runUiChecks(browser, server, storePath) {
   const suite = 'workbench UI';
   const { uiCases } = createRequire(import.meta.url)(uiModule);
   const { context, page } = await newPage(browser);
@@ -126,7 +137,7 @@ async function runUiChecks(browser, server) {
       const t0 = Date.now();
       const notes = []; // printed under the case's result line
       try {
-        await uiCase.run(page, { log: (m) => notes.push(m), screenshot });
+        await uiCase.run(page, { log: (m) => notes.push(m), screenshot, storePath, repoRoot });
         record(suite, uiCase.name, true, Date.now() - t0);
       } catch (e) {
         const shot = await screenshot(`failure-${i + 1}.png`).catch(() => undefined);
@@ -182,7 +193,7 @@ async function runVsixChecks(browser, install, runDir) {
   let server;
   try {
     await step(suite, 'the installed extension activates in a plain window: the lock monitor is in the status bar', async () => {
-      server = await startCodeServer(install, { stateDir, folder: join(runDir, 'workspace'), logFile: join(resultsDir, 'code-server-vsix.log') });
+      server = await startCodeServer(install, { stateDir, folder: join(runDir, 'workspace'), logFile: join(resultsDir, 'code-server-vsix.log'), env: { MEMORY_LANE_DB: join(runDir, 'vsix-store') } });
       const { context, page } = await newPage(browser);
       try {
         await page.goto(workbenchUrl(server));
@@ -198,6 +209,14 @@ async function runVsixChecks(browser, install, runDir) {
   }
 }
 
+/** The README's pictures: the UI cases save them as test-results/e2e/media-<name>.png. */
+function updateMedia() {
+  for (const name of readdirSync(resultsDir).filter((n) => n.startsWith('media-') && n.endsWith('.png'))) {
+    copyFileSync(join(resultsDir, name), join(mediaDir, name.slice('media-'.length)));
+    log(`media/${name.slice('media-'.length)} updated`);
+  }
+}
+
 async function main() {
   rmSync(resultsDir, { recursive: true, force: true });
   rmSync(summaryFile, { force: true });
@@ -206,6 +225,7 @@ async function main() {
   const install = ensureVSCodeServer();
   ensureBuilt();
   const runDir = join(paths.runs, `${Date.now()}-${process.pid}`);
+  const storePath = join(runDir, 'store');
   let server, browser;
   const cleanup = async () => {
     await browser?.close().catch(() => {});
@@ -218,12 +238,13 @@ async function main() {
       stateDir: runDir,
       folder: join(runDir, 'workspace'),
       logFile: join(resultsDir, 'code-server.log'),
-      env: { MEMORY_LANE_E2E_RESULTS: hostResultsFile },
+      env: { MEMORY_LANE_E2E_RESULTS: hostResultsFile, MEMORY_LANE_DB: storePath, MEMORY_LANE_FAILPOINTS: UPGRADE_PAUSE_FAILPOINT },
     });
     log(`code-server ${install.version} on ${server.origin}`);
     browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs], headless: true });
     await runExtensionHostTests(browser, server);
-    await runUiChecks(browser, server);
+    await runUiChecks(browser, server, storePath);
+    if (opts['update-media']) updateMedia();
     if (!opts['skip-vsix']) await runVsixChecks(browser, install, runDir);
   } finally {
     await cleanup();

@@ -1,11 +1,20 @@
 // Playwright checks of the real workbench with Memory Lane loaded: what a person sees and clicks.
-// scripts/e2e/run.mjs opens the workbench in headless chromium and runs these cases in order.
+// scripts/e2e/run.mjs opens the workbench in headless chromium and runs these cases in order, in the
+// same throw-away store the extension-host cases used. Other processes are the bundled CLI, started
+// from here; failpoints make them hold the store lock at an exact point.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 
 export interface UiContext {
   log(message: string): void;
-  /** Saves a PNG of the whole page under test-results/e2e/ and returns its path. */
-  screenshot(name: string): Promise<string>;
+  /** Saves a PNG under test-results/e2e/ and returns its path (`clip` for a part of the page). */
+  screenshot(name: string, options?: { clip?: { x: number; y: number; width: number; height: number } }): Promise<string>;
+  /** The store folder every window of this run uses (MEMORY_LANE_DB). */
+  storePath: string;
+  repoRoot: string;
 }
 
 export interface UiCase {
@@ -16,11 +25,13 @@ export interface UiCase {
 const activityBarItem = (page: Page): Locator =>
   page.locator('.part.activitybar .action-item .action-label[aria-label^="Memory Lane"]');
 const paneHeader = (page: Page, title: RegExp): Locator => page.locator('.part.sidebar .pane-header', { hasText: title });
-const statusItem = (page: Page): Locator => page.locator('.part.statusbar .statusbar-item', { hasText: 'Memory Lane: idle' });
+const statusItem = (page: Page, text: string | RegExp = 'Memory Lane'): Locator => page.locator('.part.statusbar .statusbar-item', { hasText: text });
+const locksView = (page: Page): Locator => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: /locks & upgrades/i }) });
+const treeRow = (page: Page, text: string | RegExp): Locator => locksView(page).locator('.monaco-list-row', { hasText: text });
 
-async function expectVisible(locator: Locator, what: string): Promise<void> {
+async function expectVisible(locator: Locator, what: string, timeout?: number): Promise<void> {
   try {
-    await locator.first().waitFor({ state: 'visible' });
+    await locator.first().waitFor({ state: 'visible', ...(timeout ? { timeout } : {}) });
   } catch {
     throw new Error(`not visible: ${what}`);
   }
@@ -37,6 +48,61 @@ async function runFromPalette(page: Page, label: string): Promise<void> {
   await input.waitFor({ state: 'hidden' });
 }
 
+/** The README pictures: the side bar and status bar, not the empty editor area. */
+const SIDE = { x: 0, y: 0, width: 820, height: 800 };
+const SIDEBAR_WIDTH = 560;
+
+/** Drags the side bar's edge so the views' descriptions (holder, progress bar, waits) fit. */
+async function widenSideBar(page: Page): Promise<void> {
+  const box = await page.locator('.part.sidebar').boundingBox();
+  if (!box || box.width >= SIDEBAR_WIDTH) return;
+  const edge = box.x + box.width;
+  await page.mouse.move(edge + 1, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + SIDEBAR_WIDTH, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+}
+
+/** Collapses the Memories view so the Locks & Upgrades view gets the side bar's height. */
+async function collapseMemories(page: Page): Promise<void> {
+  const header = paneHeader(page, /^memories/i).first();
+  if ((await header.getAttribute('aria-expanded')) === 'true') await header.click();
+}
+
+async function photograph(page: Page, ctx: UiContext, name: string): Promise<void> {
+  await page.mouse.move(1200, 300); // no hover tooltip in the picture
+  ctx.log(`screenshot: ${await ctx.screenshot(`${name}.png`)}`);
+  await ctx.screenshot(`media-${name}.png`, { clip: SIDE });
+}
+
+/** The bundled CLI as another process on the run's store (Node of the harness, not of the editor). */
+function startCli(ctx: UiContext, args: string[], env: Record<string, string> = {}): { child: ChildProcess; waitFor(re: RegExp): Promise<void> } {
+  const child = spawn(process.execPath, [join(ctx.repoRoot, 'dist', 'cli.js'), '--db', ctx.storePath, ...args], {
+    env: { ...process.env, LANCEDB_LOG: 'error', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  return {
+    child,
+    waitFor: (re) => new Promise((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (re.test(stderr)) { clearInterval(timer); resolve(); }
+        else if (child.exitCode !== null) { clearInterval(timer); reject(new Error(`the CLI exited (${child.exitCode}) before ${re}: ${stderr}`)); }
+      }, 20);
+    }),
+  };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+let holder: ChildProcess | undefined;
+
 export const uiCases: UiCase[] = [
   {
     name: 'the activity bar shows the Memory Lane container',
@@ -52,15 +118,18 @@ export const uiCases: UiCase[] = [
       await expectVisible(paneHeader(page, /locks & upgrades/i), 'the Locks & Upgrades view');
       await expectVisible(paneHeader(page, /memories/i), 'the Memories view');
       await expectVisible(page.locator('.part.sidebar', { hasText: 'No writer holds the store lock' }), 'the locks view welcome text');
-      await page.mouse.move(640, 400); // no hover tooltip in the picture
-      await page.waitForTimeout(1000);
+      // The extension-host cases left memories in this store: the Memories view lists them by scope.
+      await expectVisible(page.locator('.part.sidebar .monaco-list-row', { hasText: /global|This workspace/ }), 'a scope in the Memories view');
+      await widenSideBar(page);
+      await page.mouse.move(1200, 300);
+      await page.waitForTimeout(500);
       ctx.log(`screenshot: ${await ctx.screenshot('memory-lane-container.png')}`);
     },
   },
   {
     name: 'the status bar shows the lock monitor with an accessible label',
     async run(page) {
-      const item = statusItem(page);
+      const item = statusItem(page, 'Memory Lane: idle');
       await expectVisible(item, 'the "Memory Lane: idle" status-bar item');
       const label = (await item.first().locator('[aria-label]').first().getAttribute('aria-label')) ?? (await item.first().getAttribute('aria-label'));
       if (!label?.includes('Memory Lane lock monitor')) throw new Error(`status-bar item's aria-label is ${JSON.stringify(label)}`);
@@ -71,18 +140,62 @@ export const uiCases: UiCase[] = [
     async run(page) {
       await page.keyboard.press('Control+Shift+E'); // switch the side bar to the Explorer first
       await expectVisible(page.locator('.part.sidebar .title-label', { hasText: /explorer/i }), 'the Explorer');
-      await statusItem(page).first().click();
+      await statusItem(page, 'Memory Lane: idle').first().click();
       await expectVisible(paneHeader(page, /locks & upgrades/i), 'the Locks & Upgrades view after the click');
     },
   },
   {
-    name: 'the command palette runs Memory Lane: Upgrade Memories, which says it is not yet available',
+    name: 'while another process holds the lock, the status bar names it and the Locks & Upgrades view shows the holder',
     async run(page, ctx) {
+      const cli = startCli(ctx, ['store', '--text', 'a CLI write that hangs while holding the store lock'], { MEMORY_LANE_FAILPOINTS: 'lock.afterAcquire=hang' });
+      holder = cli.child;
+      await cli.waitFor(/\[failpoint\] lock\.afterAcquire/);
+      const pid = cli.child.pid!;
+      await collapseMemories(page);
+      await expectVisible(statusItem(page, `held by pid ${pid}`), `"held by pid ${pid}" in the status bar`, 5000);
+      await expectVisible(treeRow(page, `Lock: held by pid ${pid}`), 'the holder row in the Locks & Upgrades view', 5000);
+      await page.waitForTimeout(1200); // "held 1.x s" in the row
+      await photograph(page, ctx, 'lock-held-by-other-process');
+    },
+  },
+  {
+    name: 'the status bar changes to "waiting" (warning background past the threshold) while this window waits for that lock',
+    async run(page, ctx) {
+      if (!holder) throw new Error('needs the holder of the previous case');
+      await runFromPalette(page, 'Memory Lane: Run Maintenance');
+      const waiting = statusItem(page, /Memory Lane: waiting \d+s/);
+      await expectVisible(waiting, '"waiting" in the status bar', 5000);
+      await expectVisible(page.locator('.part.statusbar .statusbar-item.warning-kind', { hasText: /Memory Lane: waiting/ }), 'the warning background of the waiting item', 5000);
+      await expectVisible(treeRow(page, 'This window is waiting for the lock'), 'the waiting row in the Locks & Upgrades view', 5000);
+      await page.waitForTimeout(1100); // the live seconds tick
+      await photograph(page, ctx, 'lock-waiting');
+      await waiting.first().hover();
+      await expectVisible(page.locator('.monaco-hover', { hasText: 'last waits' }).or(page.locator('.monaco-hover', { hasText: 'has waited' })), 'the lock monitor tooltip', 5000);
+      ctx.log(`screenshot: ${await ctx.screenshot('lock-waiting-tooltip.png')}`);
+      await ctx.screenshot('media-lock-waiting-tooltip.png', { clip: { x: 0, y: 360, width: 820, height: 440 } });
+      // The holder dies: its pid is gone, so this window takes the lock over at once and the wait ends.
+      await stop(holder);
+      holder = undefined;
+      await expectVisible(statusItem(page, 'Memory Lane: idle'), 'the status bar idle again', 15_000);
+    },
+  },
+  {
+    name: 'the command palette starts the upgrade and the Locks & Upgrades view shows its progress, then the finished run',
+    async run(page, ctx) {
+      const file = join(tmpdir(), `ml-ui-legacy-${process.pid}.jsonl`);
+      writeFileSync(file, Array.from({ length: 3000 }, (_, i) => JSON.stringify({ id: `ui-${i}`, text: `Legacy note ${i}: the team decided to rotate the on-call schedule every ${i % 7 + 1} weeks. It started in spring.`, category: 'decision' })).join('\n') + '\n');
+      const seeded = spawnSync(process.execPath, [join(ctx.repoRoot, 'dist', 'cli.js'), '--db', ctx.storePath, '--json', 'import', file, '--format', 'jsonl'], { encoding: 'utf8', env: { ...process.env, LANCEDB_LOG: 'error' } });
+      if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stderr}`);
+      ctx.log(`seeded ${JSON.parse(seeded.stdout).imported} legacy memories`);
       await runFromPalette(page, 'Memory Lane: Upgrade Memories');
-      // Headless, the workbench files the message in the notification centre without a toast: look there.
-      await runFromPalette(page, 'Notifications: Show Notifications');
-      await expectVisible(page.locator('.notifications-center', { hasText: 'upgrading memories is not yet available' }), 'the "not yet available" notification');
-      ctx.log(`screenshot: ${await ctx.screenshot('upgrade-not-yet-available.png')}`);
+      // The harness pauses every upgrade for 3 s after its third batch (600 of 3000 rows).
+      const row = treeRow(page, /Upgrade: (enrich|write)/).filter({ hasText: /[1-9]\d?%/ });
+      await expectVisible(row, 'the upgrade row with its progress bar', 20_000);
+      await expectVisible(statusItem(page, /upgrade \d+%/), 'the upgrade percentage in the status bar', 5000);
+      await photograph(page, ctx, 'upgrade-progress');
+      await expectVisible(treeRow(page, /upgraded 3\d{3} of 3\d{3}/), 'the finished run under Last upgrades', 60_000);
+      await page.waitForTimeout(300);
+      await photograph(page, ctx, 'upgrade-finished');
     },
   },
 ];
