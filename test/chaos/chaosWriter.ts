@@ -22,6 +22,8 @@ export interface WriterArgs {
 const args = workerArgs<WriterArgs>();
 let stopping = false;
 process.on('SIGTERM', () => { stopping = true; });
+// A restarted writer is a new incarnation: its ids must not collide with the previous one's.
+const incarnation = `${args.name}.${process.pid}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const heartbeat = (op: string, ok: boolean, error?: string) => emit({ heartbeat: Date.now(), op, ok, ...(error ? { error: error.slice(0, 200) } : {}) });
 const text = (n: number) => `${args.name} memory ${n}: chaos fact ${Math.random().toString(36).slice(2, 10)}`;
@@ -33,7 +35,7 @@ async function plugin(log: AckLog): Promise<void> {
     const roll = Math.random();
     try {
       if (roll < 0.5 || mine.length === 0) {
-        const id = `${args.name}-${n}`;
+        const id = `${incarnation}-${n}`;
         const t = text(n);
         const r = await service.store({ id, text: t, force: true, scope: 'project:chaos' });
         if (r.status === 'stored' || r.status === 'exists') { log.write({ kind: 'ack', op: 'store', id, text: t }); mine.push({ id, seq: 0 }); }
@@ -71,7 +73,7 @@ async function mcp(log: AckLog): Promise<void> {
         server = await connectMcp(args.dir);
         emit({ child: server.pid });
       }
-      const id = `${args.name}-${n}`;
+      const id = `${incarnation}-${n}`;
       const t = text(n);
       const r = await callTool(server.client, 'memory_store', { id, text: t, scope: 'project:chaos', force: true });
       if (r.stored || r.id === id) log.write({ kind: 'ack', op: 'store', id, text: t });
@@ -99,7 +101,7 @@ function runCli(cliArgs: string[]): Promise<{ code: number | null; stdout: strin
 
 async function cli(log: AckLog): Promise<void> {
   for (let n = 0; !stopping; n++) {
-    const id = `${args.name}-${n}`;
+    const id = `${incarnation}-${n}`;
     const t = text(n);
     const r = await runCli(['--db', args.dir, 'store', '--id', id, '--text', t, '--scope', 'project:chaos', '--force', '--json']);
     let ok = false;

@@ -32,6 +32,8 @@ export interface ChaosSummary {
   ownerCorruptions: number;
   restarts: number;
   failedOperations: number;
+  /** Why operations failed (each was reported to its caller, never acknowledged), by reason. */
+  failureReasons: Record<string, number>;
   recoveries: number;
   deadLetters: { open: number; replayed: number; replayFailed: number; notReplayable: number };
   lost: number;
@@ -89,6 +91,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     { name: 'upgrader', kind: 'upgrader', children: new Set(), lastBeat: Date.now(), ops: 0, failures: 0 },
   ];
   let restarts = 0, kills = 0, stops = 0, ownerCorruptions = 0, recoveries = 0;
+  const failureReasons: Record<string, number> = {};
   const hung: string[] = [];
   let ending = false;
 
@@ -112,7 +115,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
         if (m.heartbeat) {
           p.lastBeat = Date.now();
           p.ops++;
-          if (!m.ok) { p.failures++; p.failing = true; }
+          if (!m.ok) {
+            p.failures++;
+            p.failing = true;
+            const reason = String(m.error ?? m.op).replace(/[0-9a-f-]{36}|\d+/g, '#').slice(0, 90);
+            failureReasons[reason] = (failureReasons[reason] ?? 0) + 1;
+          }
           else if (p.failing) { recoveries++; p.failing = false; }
         }
         if (m.child) p.children.add(m.child);
@@ -234,6 +242,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       acknowledged: { stores: stores.size, sets: [...sets.values()].filter((s) => s.acked > 0).length, increments: [...incs.values()].reduce((n, s) => n + s.acked, 0) },
       kills, stops, ownerCorruptions, restarts,
       failedOperations: participants.reduce((n, p) => n + p.failures, 0),
+      failureReasons,
       recoveries,
       deadLetters: { open: dlqBefore.open.length, replayed: replay.replayed.length, replayFailed: replay.failed.length, notReplayable: dlqAfter.open.length },
       lost: lost + missing,
