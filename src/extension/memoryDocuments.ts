@@ -4,7 +4,8 @@ import type { MemoryView } from '../core/memoryService';
 import { Disposable } from './disposable';
 import { DOCUMENT_SCHEME } from './ids';
 import type { StoreConnection } from './storeConnection';
-import { formatDuration, type UpgradeController, type UpgradeRecord } from './upgrade/upgradeController';
+import type { UpgradeController, UpgradeRecord } from './upgrade/upgradeController';
+import { formatDuration } from './views/progressText';
 
 /** `memory-lane:/memory/<id>.md`: one memory, read-only. */
 export function memoryUri(id: string): vscode.Uri {

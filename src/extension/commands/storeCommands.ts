@@ -13,7 +13,8 @@ import { guarded } from '../notifications';
 import type { ApiKeyKind, ApiKeys } from '../secrets';
 import type { StoreConnection } from '../storeConnection';
 import { pickChatModel } from '../upgrade/languageModelEnricher';
-import { formatDuration, type StartOptions, type UpgradeController } from '../upgrade/upgradeController';
+import type { StartOptions, UpgradeController } from '../upgrade/upgradeController';
+import { formatDuration } from '../views/progressText';
 
 /**
  * Store-wide commands: Upgrade Memories / Cancel Upgrade, Import…, Export…, Run Maintenance,

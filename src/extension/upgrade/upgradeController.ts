@@ -9,6 +9,7 @@ import { reportError } from '../notifications';
 import type { ApiKeys } from '../secrets';
 import type { StoreConnection } from '../storeConnection';
 import { LanguageModelEnricher, pickChatModel } from './languageModelEnricher';
+import { percentDone, progressMessage } from '../views/progressText';
 
 /** One upgrade started in this window, as the Locks & Upgrades view shows it. */
 export interface UpgradeRecord {
@@ -31,13 +32,6 @@ export interface StartOptions {
 }
 
 const HISTORY = 5;
-
-/** Percent of the candidates done (written, skipped or failed). */
-export function percentDone(p: UpgradeProgress): number {
-  if (p.phase === 'done') return 100;
-  if (p.candidates === 0) return 0;
-  return Math.min(100, Math.floor(((p.written + p.skipped + p.failed) / p.candidates) * 100));
-}
 
 /**
  * Runs "Upgrade Memories" in the background: builds the configured enricher (local, the user's
@@ -222,20 +216,4 @@ export class UpgradeController extends Disposable {
     }
     return createEnricher({ provider: 'local' });
   }
-}
-
-/** "write · 450/1000 · 820 rows/s · ETA 2 s" */
-export function progressMessage(p: UpgradeProgress): string {
-  const parts = [p.phase, `${p.written + p.skipped + p.failed}/${p.candidates}`];
-  if (p.rate > 0) parts.push(`${Math.round(p.rate)} rows/s`);
-  if (p.etaMs !== undefined) parts.push(`ETA ${formatDuration(p.etaMs)}`);
-  if (p.failed) parts.push(`${p.failed} failed`);
-  return parts.join(' · ');
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
 }

@@ -6,7 +6,8 @@ import { Disposable } from '../disposable';
 import { Commands } from '../ids';
 import type { StoreConnection } from '../storeConnection';
 import { Throttle, Ticker } from '../throttle';
-import { formatDuration, percentDone, type UpgradeController } from '../upgrade/upgradeController';
+import type { UpgradeController } from '../upgrade/upgradeController';
+import { formatDuration, percentDone } from './progressText';
 import { describeHolderShort } from './locksTree';
 
 export type LockMonitorState = 'idle' | 'held-here' | 'held-elsewhere' | 'waiting' | 'timeout';

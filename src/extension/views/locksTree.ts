@@ -8,7 +8,8 @@ import { Disposable } from '../disposable';
 import { Commands, Views } from '../ids';
 import type { StoreConnection } from '../storeConnection';
 import { Throttle, Ticker } from '../throttle';
-import { formatDuration, percentDone, type UpgradeController, type UpgradeRecord } from '../upgrade/upgradeController';
+import type { UpgradeController, UpgradeRecord } from '../upgrade/upgradeController';
+import { formatDuration, percentDone, progressBar } from './progressText';
 
 /**
  * One row of the Locks & Upgrades view as plain data: the tree renders it, and tests read the same
@@ -34,12 +35,6 @@ const CONTENTION_WINDOW_MS = 5 * 60_000;
 const RECENT_WAITS = 15;
 
 const ms = (n: number) => formatDuration(n);
-
-/** `▰▰▰▰▱▱▱▱▱▱ 42%` */
-export function progressBar(percent: number, cells = 10): string {
-  const filled = Math.max(0, Math.min(cells, Math.round((percent / 100) * cells)));
-  return `${'▰'.repeat(filled)}${'▱'.repeat(cells - filled)} ${percent}%`;
-}
 
 export function describeHolderShort(h: LockHolderInfo): string {
   return `pid ${h.pid}${h.host !== HOST ? ` on ${h.host}` : ''}`;
