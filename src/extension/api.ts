@@ -5,6 +5,7 @@ import type { EnrichmentChatModel, LanguageModelEnricher, LanguageModelEnricherO
 import type { UpgradeRecord } from './upgrade/upgradeController';
 import type { LockMonitorFace } from './views/lockMonitorStatus';
 import type { LockNode } from './views/locksTree';
+import type { MemoryTreeNode } from './views/memoriesTree';
 
 /**
  * What `activate()` returns (`vscode.extensions.getExtension('memory-lane.memory-lane').exports`):
@@ -20,6 +21,8 @@ export interface MemoryLaneApi {
   service(): Promise<MemoryService>;
   /** The Locks & Upgrades view as data, exactly as it is rendered now. */
   locksSnapshot(): LockNode[];
+  /** Rows of the Memories view under `node` (the roots without), exactly as the view gets them. */
+  memoriesChildren(node?: MemoryTreeNode): Promise<MemoryTreeNode[]>;
   /** The status-bar lock monitor's current face. */
   lockMonitor(): LockMonitorFace;
   /** Upgrades started in this window: the running one and the finished ones (newest first). */

@@ -67,6 +67,7 @@ export class MemoryLane extends Disposable {
       workspaceScope: this.connection.workspaceScope,
       service: () => this.connection.service(),
       locksSnapshot: () => this.locks.snapshot(),
+      memoriesChildren: (node) => this.memories.getChildren(node),
       lockMonitor: () => this.status.face,
       upgrades: () => ({ ...(this.upgrades.current ? { running: this.upgrades.current } : {}), history: this.upgrades.history }),
       locksRefreshCount: () => this.locks.refreshes,

@@ -237,6 +237,37 @@ test('Set API Key keeps the key in secret storage, not in settings', async () =>
   assert.equal(await vscode.commands.executeCommand('memoryLane.clearApiKey', 'enrichment'), true);
 });
 
+test('the Memories view lists scope → category → memory, marks legacy ones, searches, and forgets from its context menu', async () => {
+  // The view refreshes from change events at most once a second: the imports above show up within it.
+  const roots = await until('the global scope in the Memories view', async () => {
+    const r = await api().memoriesChildren();
+    return r.some((n) => n.kind === 'scope' && n.scope === 'global') && r;
+  }, 3000);
+  assert.equal(roots[0]?.kind === 'scope' && roots[0].scope, api().workspaceScope, 'this workspace comes first');
+  const categories = await api().memoriesChildren(roots[0]);
+  const preferences = categories.find((c) => c.kind === 'category' && c.category === 'preferences');
+  assert.ok(preferences, JSON.stringify(categories));
+  const rows = await api().memoriesChildren(preferences);
+  assert.ok(rows.some((r) => r.kind === 'memory' && r.memory.id === storedId));
+  const global = roots.find((r) => r.kind === 'scope' && r.scope === 'global')!;
+  const legacyRows = (await Promise.all((await api().memoriesChildren(global)).map((c) => api().memoriesChildren(c)))).flat();
+  assert.ok(legacyRows.some((r) => r.kind === 'memory' && r.legacy), 'imported rows are marked legacy');
+
+  await vscode.commands.executeCommand('memoryLane.filterMemories', 'deployments on Tuesdays');
+  const found = await api().memoriesChildren();
+  assert.ok(found[0]?.kind === 'memory' && found[0].memory.text.includes('Tuesdays'), JSON.stringify(found.slice(0, 2)));
+  await vscode.commands.executeCommand('memoryLane.clearMemoriesFilter');
+  assert.equal((await api().memoriesChildren())[0]?.kind, 'scope');
+
+  // The context menu hands the command the tree row itself.
+  const copy = await (await api().service()).store({ text: 'A second memory to forget from the Memories view context menu.', category: 'cases', force: true });
+  const cases = (await api().memoriesChildren((await api().memoriesChildren())[0])).find((c) => c.kind === 'category' && c.category === 'cases');
+  const row = (await api().memoriesChildren(cases)).find((r) => r.kind === 'memory' && r.memory.id === copy.id);
+  assert.ok(row, 'the new memory is listed under This workspace → cases');
+  assert.equal(await vscode.commands.executeCommand('memoryLane.forgetMemory', row, { confirmed: true }), true);
+  await assert.rejects((async () => (await api().service()).get(copy.id))(), /E_NOT_FOUND|No memory/);
+});
+
 // ----------------------------------------------------------------------------- lock monitor
 
 test('the status bar shows another process holding the lock, then this window waiting for it (warning past the threshold)', async () => {

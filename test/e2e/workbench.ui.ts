@@ -198,4 +198,23 @@ export const uiCases: UiCase[] = [
       await photograph(page, ctx, 'upgrade-finished');
     },
   },
+  {
+    name: 'the Memories view lists memories by scope and category and opens one as a read-only document',
+    async run(page, ctx) {
+      const memories = paneHeader(page, /^memories/i).first();
+      if ((await memories.getAttribute('aria-expanded')) !== 'true') await memories.click();
+      const locks = paneHeader(page, /locks & upgrades/i).first();
+      if ((await locks.getAttribute('aria-expanded')) === 'true') await locks.click();
+      const pane = page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: /^memories/i }) });
+      await expectVisible(pane.locator('.monaco-list-row', { hasText: 'This workspace' }), 'the workspace scope', 10_000);
+      await pane.locator('.monaco-list-row', { hasText: /^preferences/ }).first().click();
+      const memory = pane.locator('.monaco-list-row', { hasText: /indentation|two-space/i }).first();
+      await expectVisible(memory, 'the memory stored by the extension-host case');
+      await memory.click();
+      await expectVisible(page.locator('.editor-group-container .monaco-editor', { hasText: 'Abstract (L0)' }), 'the read-only memory document', 10_000);
+      await page.waitForTimeout(300);
+      ctx.log(`screenshot: ${await ctx.screenshot('memories-view.png')}`);
+      await ctx.screenshot('media-memories-view.png');
+    },
+  },
 ];

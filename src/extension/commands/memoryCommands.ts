@@ -33,8 +33,8 @@ export class MemoryCommands extends Disposable {
     register(Commands.openMemory, 'Open Memory', (arg?: MemoryArg) => this.open(arg));
     register(Commands.editMemory, 'Edit Memory', (arg?: MemoryArg) => this.edit(arg));
     register(Commands.forgetMemory, 'Forget Memory', (arg?: MemoryArg, options?: { confirmed?: boolean }) => this.forget(arg, options));
-    register(Commands.filterMemories, 'Filter Memories', async () => {
-      const query = await vscode.window.showInputBox({ title: 'Memory Lane: search memories', prompt: 'Show the memories that match (hybrid search over every scope). Empty: show all.', value: this.tree.filter });
+    register(Commands.filterMemories, 'Search Memories', async (given?: string) => {
+      const query = given ?? await vscode.window.showInputBox({ title: 'Memory Lane: search memories', prompt: 'Show the memories that match (hybrid search over every scope). Empty: show all.', value: this.tree.filter });
       if (query !== undefined) this.tree.setFilter(query);
     });
     register(Commands.clearMemoriesFilter, 'Clear Filter', async () => this.tree.setFilter(''));
