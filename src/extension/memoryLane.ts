@@ -56,8 +56,6 @@ export class MemoryLane extends Disposable {
 
   /** Cancels a running upgrade (whole batches kept) and closes the store, flushing recall counts. */
   async shutdown(): Promise<void> {
-    this.upgrades.cancel();
-    await this.upgrades.whenDone().catch(() => undefined);
     await this.connection.close();
   }
 

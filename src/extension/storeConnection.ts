@@ -150,8 +150,20 @@ export class StoreConnection extends Disposable {
 
   private disposedFlag = false;
 
+  private readonly closeParticipants = new Set<() => Promise<unknown>>();
+
+  /**
+   * Runs `participant` before the store is closed (settings changed, window closing) and waits for
+   * it: the upgrade stops after its batch in flight instead of finding the store closed under it.
+   */
+  onWillClose(participant: () => Promise<unknown>): vscode.Disposable {
+    this.closeParticipants.add(participant);
+    return { dispose: () => this.closeParticipants.delete(participant) };
+  }
+
   /** Closes the service (flushing recall bookkeeping); the next use opens it again. */
   async close(): Promise<void> {
+    if (this._service) await Promise.allSettled([...this.closeParticipants].map((p) => p()));
     const service = this._service ?? (await this.opening?.catch(() => undefined));
     this._service = undefined;
     for (const s of this.serviceSubscriptions.splice(0)) s.dispose();

@@ -394,6 +394,27 @@ test('Cancel Upgrade stops a running upgrade after whole batches; the next run r
   assert.equal(rest.upgraded, rest.candidates);
 }, 60_000);
 
+test('an upgrade running in another process is shown, and Upgrade Memories then says who runs it instead of starting a second one', async () => {
+  const c = cli();
+  await c.run(['--json', 'import', legacyJsonl(scratch, 'legacy-other', 300), '--format', 'jsonl']);
+  const other = c.start(['upgrade'], { MEMORY_LANE_FAILPOINTS: 'upgrade.afterPhase1=pause:4000' });
+  try {
+    await other.waitFor(/\[failpoint\] upgrade\.afterPhase1/);
+    const row = await until('the other upgrade in the view', () => find(api().locksSnapshot(), 'upgrade:other'), 3000);
+    assert.match(row.label, new RegExp(`Upgrade running in pid ${other.pid}`));
+    const result = await vscode.commands.executeCommand('memoryLane.upgrade', { quiet: true });
+    assert.equal(result, undefined, 'no second upgrade starts');
+    const last = api().upgrades().history[0];
+    assert.equal(last?.error?.code, 'E_BUSY');
+    assert.match(last!.error!.message, new RegExp(`pid ${other.pid}`));
+    assert.match(find(api().locksSnapshot(), 'history:')?.children?.[0]?.description ?? '', /E_BUSY/);
+  } finally {
+    const r = await other.exited;
+    assert.equal(r.code, 0, r.stderr);
+  }
+  await until('the other upgrade gone from the view', () => !find(api().locksSnapshot(), 'upgrade:other'), 5000);
+}, 60_000);
+
 // -------------------------------------------------------------------------- the vscode.lm enricher
 
 function fakeModel(reply: (text: string) => string | Error | 'hang'): Parameters<MemoryLaneApi['createLanguageModelEnricher']>[0] & { calls: number } {

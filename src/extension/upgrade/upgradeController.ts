@@ -57,8 +57,11 @@ export class UpgradeController extends Disposable {
   ) {
     super();
     this._register({ dispose: () => this.run?.cancel() });
-    // A run must not outlive the store it writes to: stop it before the connection closes the store.
-    this._register(connection.onDidChangeLocation(() => this.cancel()));
+    // A run must not outlive the store it writes to: before the connection closes the store (settings
+    // changed, window closing), stop after the batch in flight and wait for the run to end.
+    this._register(connection.onWillClose(async () => {
+      if (this.cancel()) await this.whenDone();
+    }));
   }
 
   /** The run in progress in this window, if any. */
