@@ -9,7 +9,7 @@ const argv = process.argv.slice(2);
 const only = argv.find((a) => a.startsWith('--only='))?.slice(7);
 const skipE2e = argv.includes('--no-e2e') || process.env.MEMORY_LANE_NO_E2E === '1';
 const want = (part) => (only ? only === part : part !== 'e2e' || !skipE2e);
-// The end-to-end runner loads out/; a private TEST_OUTDIR is for unit/integration loops while others test.
+// A private TEST_OUTDIR keeps one engineer's build from wiping another's run; the end-to-end runner reads it too.
 const testOut = process.env.TEST_OUTDIR || 'out';
 
 function step(name, cmd, args, opts = {}) {
