@@ -382,11 +382,12 @@ test('Cancel Upgrade stops a running upgrade after whole batches; the next run r
   const c = cli();
   await c.run(['--json', 'import', legacyJsonl(scratch, 'legacy-cancel', 800), '--format', 'jsonl']);
   const run = Promise.resolve(vscode.commands.executeCommand<{ upgraded: number; candidates: number; cancelled: boolean; batches: number }>('memoryLane.upgrade', { quiet: true }));
-  await until('the upgrade is running', () => api().upgrades().running?.progress?.phase === 'enrich' || api().upgrades().running?.progress?.phase === 'write', 10_000);
+  // Cancel once a batch is written (the harness holds every upgrade 3 s after its third batch).
+  await until('a first batch written', () => (api().upgrades().running?.progress?.written ?? 0) >= 200, 20_000);
   assert.equal(await vscode.commands.executeCommand('memoryLane.cancelUpgrade'), true);
   const cancelled = await run;
   assert.equal(cancelled?.cancelled, true);
-  assert.ok(cancelled.upgraded < cancelled.candidates);
+  assert.ok(cancelled.upgraded >= 200 && cancelled.upgraded < cancelled.candidates, JSON.stringify(cancelled));
   const rest = await vscode.commands.executeCommand<{ upgraded: number; candidates: number; cancelled: boolean }>('memoryLane.upgrade', { quiet: true });
   assert.equal(rest?.cancelled, false);
   assert.equal(cancelled.upgraded % 200, 0, 'a cancelled run writes whole batches only');

@@ -137,7 +137,7 @@ export class MemoryCommands extends Disposable {
     }
     if (!changes) return;
     const updated = await t.service.update(m.id, changes);
-    this.log.info(`[memory] updated ${updated.id} (rev ${updated.rev})`);
+    this.log.info(`updated ${updated.id} (rev ${updated.rev})`);
   }
 
   /** Deletes a memory after a modal confirmation (`confirmed: true` skips it, for tests and scripts). */
@@ -150,7 +150,7 @@ export class MemoryCommands extends Disposable {
       if (ok !== 'Forget') return false;
     }
     const r = await t.service.forget(m.id);
-    this.log.info(`[memory] ${r.deleted ? 'forgot' : 'nothing to forget for'} ${m.id}`);
+    this.log.info(`${r.deleted ? 'forgot' : 'nothing to forget for'} ${m.id}`);
     return r.deleted;
   }
 }

@@ -117,9 +117,9 @@ export class StoreCommands extends Disposable {
   private async runMaintenance() {
     const service = await this.connection.service();
     const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Memory Lane: maintenance (waits for the store lock)' }, () => service.memoryStore.optimize('requested from VS Code'));
-    const msg = `Memory Lane: maintenance done in ${formatDuration(r.ms)}: ${r.fragmentsRemoved} fragments compacted into ${r.fragmentsAdded}, ${r.versionsPruned} old versions pruned (${(r.bytesRemoved / 1024 / 1024).toFixed(1)} MiB)${r.indexesCreated.length ? `, indexes created: ${r.indexesCreated.join(', ')}` : ''}.`;
+    const msg = `maintenance done in ${formatDuration(r.ms)}: ${r.fragmentsRemoved} fragments compacted into ${r.fragmentsAdded}, ${r.versionsPruned} old versions pruned (${(r.bytesRemoved / 1024 / 1024).toFixed(1)} MiB)${r.indexesCreated.length ? `, indexes created: ${r.indexesCreated.join(', ')}` : ''}`;
     this.log.info(`[store] ${msg}`);
-    void vscode.window.showInformationMessage(msg);
+    void vscode.window.showInformationMessage(`Memory Lane: ${msg}.`);
     return r;
   }
 

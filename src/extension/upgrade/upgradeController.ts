@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { BusyError, describeHolder, errorCode, errorMessage } from '../../core/errors';
-import type { Logger } from '../../core/log';
+import { componentLogger, type Logger } from '../../core/log';
 import { createEnricher, createUpgradeRun, type Enricher, type UpgradeFailure, type UpgradeProgress, type UpgradeResult, type UpgradeRun } from '../../core/upgrade';
 import type { Configuration } from '../configuration';
 import { Disposable } from '../disposable';
@@ -45,6 +45,7 @@ export class UpgradeController extends Disposable {
   private running: UpgradeRecord | undefined;
   private done: Promise<UpgradeResult | undefined> | undefined;
   private readonly records: UpgradeRecord[] = [];
+  private readonly log: Logger;
   private readonly _onDidChange = this._register(new vscode.EventEmitter<void>());
   /** Progress, start and end of a run (fires up to 4 times a second while running; views throttle further). */
   readonly onDidChange = this._onDidChange.event;
@@ -53,9 +54,11 @@ export class UpgradeController extends Disposable {
     private readonly connection: StoreConnection,
     private readonly config: Configuration,
     private readonly keys: ApiKeys,
-    private readonly log: Logger,
+    /** The core's logger (the upgrader prefixes its own lines with [upgrade]). */
+    private readonly coreLog: Logger,
   ) {
     super();
+    this.log = componentLogger(coreLog, 'upgrade');
     this._register({ dispose: () => this.run?.cancel() });
     // A run must not outlive the store it writes to: before the connection closes the store (settings
     // changed, window closing), stop after the batch in flight and wait for the run to end.
@@ -131,7 +134,7 @@ export class UpgradeController extends Disposable {
       fallback: 'local',
       batchSize: this.config.get('upgrade.batchSize'),
       concurrency: enricher.provider === 'local' ? 1 : this.config.get('upgrade.concurrency'),
-      logger: this.log,
+      logger: this.coreLog,
       ...(options.force ? { force: true } : {}),
     });
     const record: UpgradeRecord = { runId: run.id, startedAt: Date.now(), enricher: enricherName };
