@@ -1,5 +1,6 @@
 import type * as vscode from 'vscode';
 import type { MemoryService } from '../core/memoryService';
+import type { SettingProblem } from './configuration';
 import type { MemoryTools } from './tools';
 import type { EnrichmentChatModel, LanguageModelEnricher, LanguageModelEnricherOptions } from './upgrade/languageModelEnricher';
 import type { UpgradeRecord } from './upgrade/upgradeController';
@@ -13,7 +14,7 @@ import type { MemoryTreeNode } from './views/memoriesTree';
  * the Language Model tools and the MCP server instead.
  */
 export interface MemoryLaneApi {
-  /** The store folder this window uses. */
+  /** The store folder this window uses (follows `memoryLane.storePath`). */
   readonly storePath: string;
   /** `workspace:<id>` of this window, if it has a folder. */
   readonly workspaceScope: string | undefined;
@@ -32,6 +33,8 @@ export interface MemoryLaneApi {
   /** The MCP server definitions offered to the editor, resolved as if about to start. */
   mcpServerDefinitions(): Promise<vscode.McpStdioServerDefinition[]>;
   readonly tools: MemoryTools;
+  /** Settings whose values this window does not use as written (each was logged and shown once). */
+  settingProblems(): SettingProblem[];
   /** Builds the `vscode.lm` enricher on a given chat model (tests pass a fake one). */
   createLanguageModelEnricher(model: EnrichmentChatModel, options?: LanguageModelEnricherOptions): LanguageModelEnricher;
 }

@@ -1,5 +1,8 @@
 import * as vscode from 'vscode';
+import type { Logger } from '../core/log';
 import { Disposable } from './disposable';
+import { Commands } from './ids';
+import { checkSetting, describeValue, type ValueSchema } from './manifestSchema';
 
 export const SECTION = 'memoryLane';
 
@@ -48,25 +51,56 @@ const DEFAULTS: Settings = {
 
 export type SettingKey = keyof Settings;
 
+/** A setting whose value this window does not use as written, and what it uses instead. */
+export interface SettingProblem {
+  key: SettingKey;
+  /** What is wrong with the value: `must be an integer from 100 to 600000, got -5`. */
+  reason: string;
+  /** The whole story: `memoryLane.lock.writeTimeoutMs must be an integer from 100 to 600000, got -5; using 5000 (the default)`. */
+  message: string;
+}
+
 /**
  * One typed accessor for the settings (GitLens' `configuration`): `get('lock.staleMs')` is a number,
  * and `changed(e, 'storePath', 'embedding')` tells a listener whether a change concerns it, so each
  * service reacts only to its own section.
+ *
+ * Every value is checked against its schema in package.json (`properties`): VS Code shows the
+ * schema but returns whatever settings.json holds, and a deadline of -5 or "soon" would otherwise
+ * reach the lock. A value that breaks it is replaced by the default, logged and shown once per value
+ * (with Open Settings), and listed in `problems` until it is fixed.
  */
 export class Configuration extends Disposable {
   private readonly _onDidChange = this._register(new vscode.EventEmitter<vscode.ConfigurationChangeEvent>());
   /** Fires for changes under `memoryLane.` only. */
   readonly onDidChange = this._onDidChange.event;
+  private readonly current = new Map<SettingKey, SettingProblem>();
+  /** `key=value` pairs already told to the person: a bad value is shown once, not on every read. */
+  private readonly told = new Set<string>();
 
-  constructor() {
+  constructor(private readonly properties: Record<string, ValueSchema> = {}, private readonly log?: Logger) {
     super();
+    this.checkAll();
     this._register(vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(SECTION)) this._onDidChange.fire(e);
+      if (!e.affectsConfiguration(SECTION)) return;
+      this.checkAll();
+      this._onDidChange.fire(e);
     }));
   }
 
   get<K extends SettingKey>(key: K): Settings[K] {
-    return vscode.workspace.getConfiguration(SECTION).get<Settings[K]>(key, DEFAULTS[key]);
+    const raw = vscode.workspace.getConfiguration(SECTION).get<unknown>(key);
+    const schema = this.properties[`${SECTION}.${key}`];
+    if (!schema) return (raw ?? DEFAULTS[key]) as Settings[K];
+    const fallback = (schema.default !== undefined ? schema.default : DEFAULTS[key]) as Settings[K];
+    const checked = checkSetting(raw, schema, fallback);
+    this.note(key, raw, checked.problem, checked.value);
+    return checked.value;
+  }
+
+  /** Settings whose values are not used as written, now. */
+  get problems(): SettingProblem[] {
+    return [...this.current.values()];
   }
 
   /** True when `e` touches any of the given keys or sections (`'embedding'` covers `embedding.*`). */
@@ -77,5 +111,26 @@ export class Configuration extends Disposable {
   /** Writes a user (global) setting; workspace values of restricted settings are ignored in untrusted workspaces anyway. */
   async update<K extends SettingKey>(key: K, value: Settings[K] | undefined): Promise<void> {
     await vscode.workspace.getConfiguration(SECTION).update(key, value, vscode.ConfigurationTarget.Global);
+  }
+
+  /** Reads every setting once, so a bad value is reported when it is written, not when first used. */
+  private checkAll(): void {
+    for (const key of Object.keys(DEFAULTS) as SettingKey[]) this.get(key);
+  }
+
+  private note(key: SettingKey, raw: unknown, reason: string | undefined, using: unknown): void {
+    if (!reason) {
+      this.current.delete(key);
+      return;
+    }
+    const message = `${SECTION}.${key} ${reason}; using ${describeValue(using)} (the default)`;
+    this.current.set(key, { key, reason, message });
+    const told = `${key}=${describeValue(raw, 500)}`;
+    if (this.told.has(told)) return;
+    this.told.add(told);
+    this.log?.warn(message);
+    void vscode.window.showWarningMessage(`Memory Lane: the setting ${message}.`, 'Open Settings').then((choice) => {
+      if (choice) void vscode.commands.executeCommand(Commands.openSettings);
+    });
   }
 }

@@ -5,6 +5,7 @@ import { StoreCommands } from './commands/storeCommands';
 import { Configuration } from './configuration';
 import { Disposable } from './disposable';
 import { channelLogger } from './logging';
+import type { ValueSchema } from './manifestSchema';
 import { MemoryMcpServerProvider } from './mcp/mcpServerProvider';
 import { MemoryDocuments } from './memoryDocuments';
 import { ApiKeys } from './secrets';
@@ -15,6 +16,14 @@ import { UpgradeController } from './upgrade/upgradeController';
 import { LockMonitorStatus } from './views/lockMonitorStatus';
 import { LocksTree } from './views/locksTree';
 import { MemoriesTree } from './views/memoriesTree';
+
+/** What the container reads from package.json: the schemas values are checked against. */
+interface Manifest {
+  contributes?: {
+    configuration?: { properties?: Record<string, ValueSchema> };
+    languageModelTools?: Array<{ name: string; inputSchema?: ValueSchema }>;
+  };
+}
 
 /**
  * The extension's container: creates every service and adapter once, owns them, and disposes them in
@@ -38,12 +47,13 @@ export class MemoryLane extends Disposable {
     const started = Date.now();
     this.log = this._register(vscode.window.createOutputChannel('Memory Lane', { log: true }));
     const logger = (component: string) => channelLogger(this.log, component);
-    this.config = this._register(new Configuration());
+    const manifest = context.extension.packageJSON as Manifest;
+    this.config = this._register(new Configuration(manifest.contributes?.configuration?.properties, logger('config')));
     this.keys = this._register(new ApiKeys(context.secrets));
     this.connection = this._register(new StoreConnection(this.config, this.keys, channelLogger(this.log)));
     this.upgrades = this._register(new UpgradeController(this.connection, this.config, this.keys, channelLogger(this.log)));
     this._register(new MemoryDocuments(this.connection, this.upgrades));
-    this.tools = this._register(new MemoryTools(this.connection, logger('tools')));
+    this.tools = this._register(new MemoryTools(this.connection, logger('tools'), manifest.contributes?.languageModelTools));
     this.locks = this._register(new LocksTree(this.connection, this.upgrades, this.config));
     this.memories = this._register(new MemoriesTree(this.connection, channelLogger(this.log)));
     this.status = this._register(new LockMonitorStatus(this.connection, this.upgrades, this.config));
@@ -60,8 +70,9 @@ export class MemoryLane extends Disposable {
   }
 
   get api(): MemoryLaneApi {
+    const connection = this.connection;
     return {
-      storePath: this.connection.dir,
+      get storePath() { return connection.dir; },
       workspaceScope: this.connection.workspaceScope,
       service: () => this.connection.service(),
       locksSnapshot: () => this.locks.snapshot(),
@@ -71,6 +82,7 @@ export class MemoryLane extends Disposable {
       locksRefreshCount: () => this.locks.refreshes,
       mcpServerDefinitions: async () => Promise.all(this.mcp.provideMcpServerDefinitions().map((d) => this.mcp.resolveMcpServerDefinition(d))),
       tools: this.tools,
+      settingProblems: () => this.config.problems,
       createLanguageModelEnricher: (model, options) => new LanguageModelEnricher(model, options),
     };
   }

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { errorMessage } from '../../core/errors';
+import { errorMessage, MemoryLaneError } from '../../core/errors';
 import { Tools } from '../ids';
 import { preview } from './format';
 import { MemoryTool } from './memoryTool';
@@ -22,6 +22,9 @@ export class ForgetMemoryTool extends MemoryTool<ForgetMemoryInput> {
   static readonly id = Tools.forget;
 
   async prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<ForgetMemoryInput>): Promise<vscode.PreparedToolInvocation> {
+    const problem = this.inputProblem(options.input);
+    // Nothing can be deleted: invoke refuses the same input with this reason, so no confirmation.
+    if (problem) return { invocationMessage: `Not forgetting: ${problem}` };
     const { id, query } = options.input;
     const message = new vscode.MarkdownString();
     let title = 'Forget a memory?';
@@ -48,9 +51,9 @@ export class ForgetMemoryTool extends MemoryTool<ForgetMemoryInput> {
   }
 
   async invoke(options: vscode.LanguageModelToolInvocationOptions<ForgetMemoryInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
-    return this.run(ForgetMemoryTool.id, token, async () => {
+    return this.run(ForgetMemoryTool.id, options.input, token, async () => {
       const { id, query } = options.input;
-      if (!id === !query) throw new Error('give either id or query');
+      if (!id === !query) throw new MemoryLaneError('E_INVALID', 'give either id or query, not both or neither');
       const service = await this.connection.service();
       if (id) {
         const r = await service.forget(id);

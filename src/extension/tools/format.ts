@@ -1,4 +1,5 @@
 import type { MemoryView, RecallResult } from '../../core/memoryService';
+import { describeValue } from '../manifestSchema';
 
 /**
  * How memories are shown to a language model. Memory texts were written by agents and people in
@@ -43,8 +44,11 @@ export function formatList(items: MemoryView[], total: number, offset: number, w
   return [`Memories ${offset + 1}–${offset + items.length} of ${total}. ${DATA_NOTICE}`, ...items.map((m) => formatMemoryLine(m, workspaceScope))].join('\n');
 }
 
-/** One line of a memory for a person (confirmations, quick picks): no quotes, whitespace folded. */
-export function preview(text: string, max = 120): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+/**
+ * One line of a memory for a person (confirmations, quick picks): no quotes, whitespace folded.
+ * Also shows what a model sent where a text belongs (a number, null) instead of failing on it.
+ */
+export function preview(text: unknown, max = 120): string {
+  const flat = (typeof text === 'string' ? text : describeValue(text, max)).replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }

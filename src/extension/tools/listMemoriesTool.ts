@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { ListSort } from '../../core/memoryService';
 import { Tools } from '../ids';
-import { formatList } from './format';
+import { formatList, preview } from './format';
 import { MemoryTool } from './memoryTool';
 
 export interface ListMemoriesInput {
@@ -19,11 +19,12 @@ export class ListMemoriesTool extends MemoryTool<ListMemoriesInput> {
   static readonly id = Tools.list;
 
   prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<ListMemoriesInput>): vscode.PreparedToolInvocation {
-    return { invocationMessage: `Listing ${options.input.scope && options.input.scope !== 'all' ? `${options.input.scope} ` : ''}memories` };
+    const { scope } = this.fields(options.input);
+    return { invocationMessage: `Listing ${typeof scope === 'string' && scope !== 'all' ? `${preview(scope, 40)} ` : ''}memories` };
   }
 
   async invoke(options: vscode.LanguageModelToolInvocationOptions<ListMemoriesInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
-    return this.run(ListMemoriesTool.id, token, async () => {
+    return this.run(ListMemoriesTool.id, options.input, token, async () => {
       const service = await this.connection.service();
       const { category, legacy, sort, offset } = options.input;
       const page = await service.list({ scopes: this.scopes(options.input.scope) ?? this.connection.scopes, category, legacy, sort, offset, limit: options.input.limit ?? 20 });

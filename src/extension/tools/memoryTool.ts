@@ -1,25 +1,42 @@
 import * as vscode from 'vscode';
-import { errorCode, errorMessage } from '../../core/errors';
+import { errorCode, errorMessage, MemoryLaneError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import { validateScope } from '../../core/store/validation';
+import { describeProblems, schemaProblems, type ValueSchema } from '../manifestSchema';
 import type { StoreConnection } from '../storeConnection';
 
 /**
- * What every memory tool shares: the lazily opened store, cancellation turned into an AbortSignal,
- * and errors turned into a message the model can act on ("E_NOT_FOUND: No memory with id …").
- * Each tool is its own class with a static `id` (the pattern of vscode-pull-request-github).
+ * What every memory tool shares: the input checked against the `inputSchema` the model was given,
+ * the lazily opened store, cancellation turned into an AbortSignal, and errors turned into a message
+ * the model can act on ("E_NOT_FOUND: No memory with id …", "E_INVALID: importance: must be a number
+ * from 0 to 1, got 7"). Each tool is its own class with a static `id` (the pattern of
+ * vscode-pull-request-github).
  */
 export abstract class MemoryTool<T> implements vscode.LanguageModelTool<T> {
-  constructor(protected readonly connection: StoreConnection, protected readonly log: Logger) {}
+  /** `schema`: the tool's `inputSchema` from package.json. VS Code does not enforce it; `run` does. */
+  constructor(protected readonly connection: StoreConnection, protected readonly log: Logger, private readonly schema: ValueSchema = { type: 'object' }) {}
 
   abstract invoke(options: vscode.LanguageModelToolInvocationOptions<T>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult>;
 
-  /** Runs the tool body; a failure is logged and rethrown with its stable code for the model. */
-  protected async run(name: string, token: vscode.CancellationToken, body: (signal: AbortSignal) => Promise<string>): Promise<vscode.LanguageModelToolResult> {
+  /**
+   * Why `input` does not fit the tool's schema (`text: must be a string, got 42`), or undefined. A
+   * model sees the schema but may still send anything: a string for a number, `"false"` for a
+   * boolean (which would be truthy), a limit the description never offered.
+   */
+  protected inputProblem(input: unknown): string | undefined {
+    const problems = schemaProblems(input, this.schema);
+    return problems.length ? describeProblems(problems, 'input') : undefined;
+  }
+
+  /** Checks the input, then runs the tool body; a failure is logged and rethrown with its stable code for the model. */
+  protected async run(name: string, input: T, token: vscode.CancellationToken, body: (signal: AbortSignal) => Promise<string>): Promise<vscode.LanguageModelToolResult> {
     const controller = new AbortController();
     const sub = token.onCancellationRequested(() => controller.abort(new vscode.CancellationError()));
     const started = Date.now();
     try {
       if (token.isCancellationRequested) throw new vscode.CancellationError();
+      const problem = this.inputProblem(input);
+      if (problem) throw new MemoryLaneError('E_INVALID', problem);
       const text = await body(controller.signal);
       this.log.debug(`${name} answered in ${Date.now() - started} ms`);
       return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(text)]);
@@ -32,11 +49,19 @@ export abstract class MemoryTool<T> implements vscode.LanguageModelTool<T> {
     }
   }
 
-  /** `workspace` means this window's workspace scope (global without a folder); anything else is taken as given. */
+  /** The input's fields for a confirmation or progress message, whatever the model sent (`null`, a string…). */
+  protected fields(input: T): Partial<T> {
+    return input !== null && typeof input === 'object' && !Array.isArray(input) ? input : {};
+  }
+
+  /**
+   * `workspace` means this window's workspace scope (global without a folder); anything else must
+   * be a scope, checked here so an error names the model's field (`scope`, not the core's `scopes[0]`).
+   */
   protected scope(value: string | undefined): string | undefined {
     if (value === undefined) return undefined;
     if (value === 'workspace') return this.connection.workspaceScope ?? 'global';
-    return value;
+    return validateScope(value, 'scope');
   }
 
   /** Scopes to search: `all` means every scope this window can see (workspace + global). */

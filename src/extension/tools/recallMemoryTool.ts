@@ -18,11 +18,11 @@ export class RecallMemoryTool extends MemoryTool<RecallMemoryInput> {
   static readonly id = Tools.recall;
 
   prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<RecallMemoryInput>): vscode.PreparedToolInvocation {
-    return { invocationMessage: `Recalling memories about “${preview(options.input.query ?? '', 80)}”` };
+    return { invocationMessage: `Recalling memories about “${preview(this.fields(options.input).query ?? '', 80)}”` };
   }
 
   async invoke(options: vscode.LanguageModelToolInvocationOptions<RecallMemoryInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
-    return this.run(RecallMemoryTool.id, token, async (signal) => {
+    return this.run(RecallMemoryTool.id, options.input, token, async (signal) => {
       const service = await this.connection.service();
       const { query, limit, category, full } = options.input;
       const r = await service.recall(query, { limit, category, full, scopes: this.scopes(options.input.scope), signal });

@@ -18,12 +18,13 @@ export class StoreMemoryTool extends MemoryTool<StoreMemoryInput> {
   static readonly id = Tools.store;
 
   prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<StoreMemoryInput>): vscode.PreparedToolInvocation {
-    const where = options.input.scope === 'global' ? 'global memory' : 'memory';
-    return { invocationMessage: `Storing in ${where}: “${preview(options.input.text ?? '', 80)}”` };
+    const input = this.fields(options.input);
+    const where = input.scope === 'global' ? 'global memory' : 'memory';
+    return { invocationMessage: `Storing in ${where}: “${preview(input.text ?? '', 80)}”` };
   }
 
   async invoke(options: vscode.LanguageModelToolInvocationOptions<StoreMemoryInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
-    return this.run(StoreMemoryTool.id, token, async (signal) => {
+    return this.run(StoreMemoryTool.id, options.input, token, async (signal) => {
       const service = await this.connection.service();
       const { text, category, importance, id, force } = options.input;
       const r = await service.store({ text, category, importance, id, force, scope: this.scope(options.input.scope), signal });

@@ -216,7 +216,7 @@ export class UpgradeController extends Disposable {
     if (provider === 'openai-compatible') {
       const baseUrl = this.config.get('enrichment.endpoint').trim();
       const model = this.config.get('enrichment.model').trim();
-      if (!baseUrl || !model) throw new Error('memoryLane.enrichment.endpoint and memoryLane.enrichment.model must be set for the openai-compatible enricher');
+      if (!baseUrl || !model) throw new Error('memoryLane.enrichment.endpoint (an http(s) URL) and memoryLane.enrichment.model must be set for the openai-compatible enricher');
       const apiKey = await this.keys.get('enrichment');
       return createEnricher({ provider: 'openai-compatible', baseUrl, model, concurrency, ...(apiKey ? { apiKey } : {}) });
     }
