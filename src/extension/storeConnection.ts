@@ -1,33 +1,24 @@
-import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import type { LockEvent } from '../core/concurrency/lockEvents';
 import { LockJournal } from '../core/concurrency/lockJournal';
 import type { QueueDepth } from '../core/concurrency/writeQueue';
 import type { EmbedderConfig } from '../core/embedding';
-import { errorMessage } from '../core/errors';
+import { errorCode, errorMessage, StoreUnavailableError } from '../core/errors';
 import { Emitter } from '../core/events';
 import type { Logger } from '../core/log';
 import { MemoryService, type MemoryChange } from '../core/memoryService';
-import { defaultStorePath } from '../core/paths';
 import { readStoreMeta } from '../core/store/storeMeta';
 import type { Configuration } from './configuration';
 import { Disposable } from './disposable';
 import { ContextKeys } from './ids';
+import { reportError } from './notifications';
 import { defaultScopes, workspaceScope } from './scopes';
 import type { ApiKeys } from './secrets';
+import { locateStore, type StoreLocation } from './storeLocation';
 import { StoreWatcher } from './storeWatcher';
 
 /** A change to the memories: one this window made, or `external` (another process committed). */
 export type MemoriesChange = MemoryChange | { kind: 'external' };
-
-/** `~` and relative paths in the setting are resolved against the home folder. */
-export function resolveStorePath(setting: string, env: NodeJS.ProcessEnv = process.env): string {
-  const value = setting.trim();
-  if (!value) return defaultStorePath(env);
-  if (value === '~' || value.startsWith('~/') || value.startsWith('~\\')) return resolve(join(homedir(), value.slice(1)));
-  return isAbsolute(value) ? resolve(value) : resolve(homedir(), value);
-}
 
 /**
  * This window's connection to the shared store. Opening LanceDB is deferred to the first use (a
@@ -40,6 +31,10 @@ export class StoreConnection extends Disposable {
   private _service: MemoryService | undefined;
   private serviceSubscriptions: Array<{ dispose(): void }> = [];
   private _dir: string;
+  /** Why `memoryLane.storePath` cannot be used; while set, nothing is opened. */
+  private _problem: string | undefined;
+  /** Store problems already shown to the person: one notification per problem, not one per tool call. */
+  private readonly told = new Set<string>();
   private readonly lockEvents = this._register(new Emitter<LockEvent>());
   /** This window's recent lock waits and live state, fed by the store's lock events. */
   readonly journal: LockJournal;
@@ -63,7 +58,8 @@ export class StoreConnection extends Disposable {
     private readonly log: Logger,
   ) {
     super();
-    this._dir = resolveStorePath(config.get('storePath'));
+    ({ dir: this._dir, problem: this._problem } = this.locate());
+    if (this._problem) this.unavailable(this._problem);
     this.journal = this._register(new LockJournal(this.lockEvents.event));
     this.watcher = this._register(new StoreWatcher(this._dir, log));
     this._register(this.watcher.onDidCommit(() => this._onDidChangeMemories.fire({ kind: 'external' })));
@@ -78,6 +74,11 @@ export class StoreConnection extends Disposable {
   /** The store folder this window uses. */
   get dir(): string {
     return this._dir;
+  }
+
+  /** Why `memoryLane.storePath` cannot be used (a relative path, not a string); then nothing opens a store. */
+  get locationProblem(): string | undefined {
+    return this._problem;
   }
 
   /** `workspace:<id>` of this window, if it has a folder. */
@@ -98,6 +99,7 @@ export class StoreConnection extends Disposable {
   /** Opens the store on first use (creating it when missing) and returns the memory service. */
   service(): Promise<MemoryService> {
     if (this._service) return Promise.resolve(this._service);
+    if (this._problem) return Promise.reject(this.unavailable(this._problem));
     this.opening ??= this.open().finally(() => { this.opening = undefined; });
     return this.opening;
   }
@@ -105,6 +107,7 @@ export class StoreConnection extends Disposable {
   /** The service if a store exists at the configured path; never creates one (the views use this). */
   async existingService(): Promise<MemoryService | undefined> {
     if (this._service) return this._service;
+    if (this._problem) return undefined;
     if (!this.opening && !(await readStoreMeta(this._dir).catch(() => undefined))) return undefined;
     return this.service();
   }
@@ -125,6 +128,10 @@ export class StoreConnection extends Disposable {
           backgroundDeadlineMs: this.config.get('lock.backgroundTimeoutMs'),
         },
       },
+    }).catch((err: unknown) => {
+      // "is a file, not a folder", "Cannot create the store folder …": say which setting chose that folder.
+      if (errorCode(err) === 'E_STORE_UNAVAILABLE' && this.config.get('storePath').trim()) throw this.unavailable('', err);
+      throw err;
     });
     if (dir !== this._dir || this.disposedFlag) {
       // The setting changed while LanceDB was opening: this one is already outdated.
@@ -179,16 +186,43 @@ export class StoreConnection extends Disposable {
   }
 
   private async reconnect(locationChanged: boolean): Promise<void> {
-    const dir = resolveStorePath(this.config.get('storePath'));
-    const moved = dir !== this._dir;
+    const { dir, problem } = this.locate();
+    const moved = dir !== this._dir || problem !== this._problem;
+    if (problem) this.unavailable(problem);
     if (!moved && !this._service && !this.opening) return;
     this.log.info(`[store] settings changed; ${moved ? `switching to ${dir}` : 'reopening the store on next use'}`);
     await this.close();
     if (moved || locationChanged) {
       this._dir = dir;
+      this._problem = problem;
       this.watcher.retarget(dir);
       this._onDidChangeLocation.fire(dir);
     }
+  }
+
+  /** The folder the settings ask for, and why it cannot be used (if so). */
+  private locate(): StoreLocation {
+    const setting = this.config.get('storePath');
+    const invalid = this.config.problems.find((p) => p.key === 'storePath');
+    // A storePath that is not even a string falls back to '' (the shared store) in the Configuration; here it must not.
+    if (invalid) return { dir: locateStore('').dir, problem: invalid.reason };
+    return locateStore(setting);
+  }
+
+  /**
+   * The error every use of the store gets while `memoryLane.storePath` is unusable (`problem`
+   * completes "memoryLane.storePath …") or the folder cannot be opened (`cause`); logged and shown
+   * once per problem with Open Settings, then only returned to callers (tools, views, commands).
+   */
+  private unavailable(problem: string, cause?: unknown): StoreUnavailableError {
+    const err = cause
+      ? new StoreUnavailableError(`${errorMessage(cause)} (the folder is set by memoryLane.storePath)`, { cause })
+      : new StoreUnavailableError(`memoryLane.storePath ${problem}; no store is opened until it is fixed`);
+    if (!this.told.has(err.message)) {
+      this.told.add(err.message);
+      reportError('Opening the memory store', err, this.log);
+    }
+    return err;
   }
 
   /** Embedder settings plus the key from SecretStorage (never from settings). */
@@ -197,7 +231,7 @@ export class StoreConnection extends Disposable {
     const baseUrl = this.config.get('embedding.endpoint').trim();
     const model = this.config.get('embedding.model').trim();
     if (!baseUrl || !model) {
-      this.log.warn('[store] embedding.provider is openai-compatible but the endpoint or model is not set; using the local embedder');
+      this.log.warn('[store] embedding.provider is openai-compatible but the endpoint or model is not set (or not valid); using the local embedder');
       return { kind: 'local' };
     }
     const dimensions = this.config.get('embedding.dimensions');

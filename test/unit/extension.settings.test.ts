@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { checkSetting, describeProblems, schemaProblems, type ValueSchema } from '../../src/extension/manifestSchema';
+import { locateStore } from '../../src/extension/storeLocation';
 
 const manifest = require('../../package.json') as {
   contributes: { configuration: { properties: Record<string, ValueSchema> }; languageModelTools: Array<{ name: string; inputSchema: ValueSchema }> };
@@ -42,4 +45,17 @@ test('tool input is checked against the inputSchema the model was given, naming 
   assert.equal(describeProblems(schemaProblems({ query: 'x', limit: 21 }, toolInput('memory_forget'))), 'limit: must be an integer from 1 to 20, got 21');
   const long = describeProblems(schemaProblems({ text: ['x'.repeat(5000)] }, store));
   assert.ok(long.length < 120, 'a huge value is cut short in the message');
+});
+
+test('memoryLane.storePath: empty is the shared store, ~ the home folder, absolute paths normalized, relative ones refused', () => {
+  const env = { MEMORY_LANE_DB: '/srv/shared-store' };
+  assert.deepEqual(locateStore('', env), { dir: '/srv/shared-store' });
+  assert.deepEqual(locateStore('  ', env), { dir: '/srv/shared-store' });
+  assert.deepEqual(locateStore('~/memories', env), { dir: join(homedir(), 'memories') });
+  assert.deepEqual(locateStore('/data/a/../b/./store', env), { dir: '/data/b/store' });
+  const relative = locateStore('memories/store', env);
+  assert.equal(relative.dir, resolve(homedir(), 'memories/store'));
+  assert.match(relative.problem ?? '', /is a relative path \("memories\/store"\); write an absolute folder, or one starting with ~\//);
+  assert.match(locateStore('../../etc', env).problem ?? '', /relative path/);
+  assert.match(locateStore('/tmp/a\u0000b', env).problem ?? '', /control characters/);
 });

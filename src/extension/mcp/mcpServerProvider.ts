@@ -38,6 +38,8 @@ export class MemoryMcpServerProvider extends Disposable implements vscode.McpSer
   }
 
   provideMcpServerDefinitions(): vscode.McpStdioServerDefinition[] {
+    // The window refuses an unusable memoryLane.storePath; a server must not open (or create) a store there either.
+    if (this.connection.locationProblem) return [];
     const env: Record<string, string> = {
       ELECTRON_RUN_AS_NODE: '1',
       MEMORY_LANE_SCOPES: this.connection.scopes.join(','),
