@@ -5,16 +5,15 @@
 // of the bundled CLI.
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import type { MemoryLaneApi } from '../../src/extension/api';
 import type { LockNode } from '../../src/extension/views/locksTree';
-import { Cli, legacyJsonl } from './processes';
+import { api, cli, invoke, memoryLane, scratch, until } from './host';
+import { legacyJsonl } from './processes';
 import { test } from './runner';
 
-const extensionId = 'memory-lane.memory-lane';
 const TOOL_NAMES = ['memory_store', 'memory_recall', 'memory_update', 'memory_forget', 'memory_list'];
 
 interface Manifest {
@@ -26,29 +25,7 @@ interface Manifest {
   };
 }
 
-function memoryLane(): vscode.Extension<MemoryLaneApi> {
-  const ext = vscode.extensions.getExtension<MemoryLaneApi>(extensionId);
-  assert.ok(ext, `extension ${extensionId} is not installed in this host`);
-  return ext;
-}
 const manifest = (): Manifest => memoryLane().packageJSON as Manifest;
-const api = (): MemoryLaneApi => memoryLane().exports;
-const cli = () => new Cli(join(memoryLane().extensionPath, 'dist', 'cli.js'), api().storePath);
-const scratch = mkdtempSync(join(tmpdir(), 'ml-e2e-'));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const textOf = (r: vscode.LanguageModelToolResult) => r.content.map((p) => (p instanceof vscode.LanguageModelTextPart ? p.value : '')).join('');
-const invoke = async (name: string, input: object) => textOf(await vscode.lm.invokeTool(name, { input, toolInvocationToken: undefined }));
 const find = (nodes: LockNode[], id: string): LockNode | undefined => nodes.find((n) => n.id === id);
 
 // ------------------------------------------------------------------------------------- activation
