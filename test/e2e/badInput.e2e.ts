@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import { api, cli, invoke, scratch, until } from './host';
 import { test } from './runner';
@@ -198,12 +198,16 @@ test('bad settings: an unusable memoryLane.storePath is refused naming the setti
   const original = api().storePath;
   const file = join(scratch, 'a-file');
   writeFileSync(file, 'not a store');
+  // Unique names: if a relative path were ever guessed against the home folder again (as it once was,
+  // creating stores there and, for ../../etc/…, under /etc), the guess lands somewhere checkable and harmless.
+  const relative = `ml-e2e-relative-${process.pid}/store`;
+  const climbing = `../ml-e2e-climb-${process.pid}`;
   // The last column: whether the MCP server is still offered (a folder it can report on itself) or not (no folder at all).
   const cases: Array<[name: string, value: unknown, reason: RegExp, mcpOffered: boolean]> = [
     ['a file', file, /E_STORE_UNAVAILABLE: The store path .*a-file is a file, not a folder \(the folder is set by memoryLane\.storePath\)/, true],
     ['a folder that cannot be created (its parent is a file)', join(file, 'store'), /E_STORE_UNAVAILABLE: Cannot (open|create) the store folder .*a-file\/store.*\(the folder is set by memoryLane\.storePath\)/, true],
-    ['a relative path', 'relative/store', /E_STORE_UNAVAILABLE: memoryLane\.storePath is a relative path \("relative\/store"\); write an absolute folder, or one starting with ~\//, false],
-    ['a relative path climbing out with ..', '../../etc/memory-lane', /E_STORE_UNAVAILABLE: memoryLane\.storePath is a relative path \("\.\.\/\.\.\/etc\/memory-lane"\)/, false],
+    ['a relative path', relative, /E_STORE_UNAVAILABLE: memoryLane\.storePath is a relative path \("ml-e2e-relative-\d+\/store"\); write an absolute folder, or one starting with ~\//, false],
+    ['a relative path climbing out with ..', climbing, /E_STORE_UNAVAILABLE: memoryLane\.storePath is a relative path \("\.\.\/ml-e2e-climb-\d+"\)/, false],
     ['not a string', 42, /E_STORE_UNAVAILABLE: memoryLane\.storePath must be a string, got 42; no store is opened until it is fixed/, false],
   ];
   const wrong: string[] = [];
@@ -220,7 +224,7 @@ test('bad settings: an unusable memoryLane.storePath is refused naming the setti
     await until('back on the window\'s store', async () => api().storePath === original && (await outcome('memory_list', { scope: SCOPE })).ok, 5000);
   }
   assert.deepEqual(wrong, []);
-  assert.equal(existsSync(join(homedir(), 'relative')), false, 'a relative path is not guessed against the home folder');
+  for (const guess of [relative, climbing]) assert.equal(existsSync(resolve(homedir(), guess)), false, `${guess} is not guessed against the home folder`);
   assert.equal(readFileSync(file, 'utf8'), 'not a store');
 
   // `..` inside an absolute path is just a path: normalized, and the store opens there.
