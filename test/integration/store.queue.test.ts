@@ -26,3 +26,11 @@ test('steady interactive writes do not starve a background intent: requested mai
   assert.ok(writtenWhenMaintained > 0 && written > writtenWhenMaintained, 'interactive writes kept committing before and after the maintenance');
   assert.equal((await store.verify()).ok, true);
 });
+
+test('stores submitted in the same tick share one lock cycle (group commit from the first intent on)', async (t) => {
+  const { store } = await openTempStore(t, { maintenance: { auto: false } });
+  const before = store.lock.acquisitions;
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.insert([{ id: `burst-${i}`, text: `burst ${i}`, vector: vec(i) }])));
+  assert.deepEqual(results.map(([r]) => r!.status), results.map(() => 'inserted'));
+  assert.equal(store.lock.acquisitions - before, 1, 'one lock acquisition for the whole burst');
+});

@@ -156,6 +156,12 @@ export class WriteQueue<I, R> {
   }
 
   private async drainOnce(): Promise<void> {
+    // Interactive intents wait one macrotask first, so those submitted in the same tick (a burst of
+    // stores, an agent saving several memories) share one lock cycle: 8 processes × 50 stores took
+    // 16 lock cycles instead of 8, store p99 907 → 651 ms on a loaded 2-core machine (bench/
+    // crossProcess). Background work is taken at once, as before, so it still slips in between
+    // one-at-a-time interactive writes.
+    if (this.pending.length > 0 && this.pending.every((p) => p.options.priority === 'interactive')) await new Promise((r) => setImmediate(r));
     const group = this.takeGroup();
     if (!group) return;
     const head = group[0]!;
