@@ -37,6 +37,8 @@ export interface RunFigures {
   errorSample: string[];
   increments: { attempted: number; acknowledged: number; failed: number; landed: number; lost: number };
   lockAcquisitionsPerProcess?: number[];
+  /** Lock mode: how long acquisitions waited, how long commits held the lock, rows per commit. */
+  lock?: { wait: Summary; hold: Summary; rowsPerCommit: Summary };
 }
 
 void runBenchmark('crossProcess', 'Cross-process writes: P processes × C concurrent stores, project lock vs no lock', async ({ scratch, parameters, notes }) => {
@@ -45,7 +47,7 @@ void runBenchmark('crossProcess', 'Cross-process writes: P processes × C concur
   const counterIds = ['counter-0', 'counter-1', 'counter-2', 'counter-3'];
   const incrementsPerProcess = 25;
   const lockBoxMs = 180_000;
-  const noLockBoxMs = QUICK ? 15_000 : 30_000;
+  const noLockBoxMs = QUICK ? 15_000 : 20_000;
   Object.assign(parameters, {
     configs,
     sharedEvery,
@@ -58,8 +60,13 @@ void runBenchmark('crossProcess', 'Cross-process writes: P processes × C concur
     shared: `every ${sharedEvery}th store of every process uses the same client id and text (shared-<i>): must land exactly once`,
   });
   const runs: RunFigures[] = [];
+  // Development filters, e.g. BENCH_CONFIGS=8x50 BENCH_MODES=lock.
+  const onlyConfigs = process.env.BENCH_CONFIGS?.split(',');
+  const onlyModes = process.env.BENCH_MODES?.split(',');
   for (const cfg of configs) {
+    if (onlyConfigs && !onlyConfigs.includes(`${cfg.processes}x${cfg.perProcess}`)) continue;
     for (const mode of ['lock', 'no-lock'] as Mode[]) {
+      if (onlyModes && !onlyModes.includes(mode)) continue;
       const label = `${cfg.processes}×${cfg.perProcess} ${mode}`;
       log(`crossProcess: ${label}`);
       const dir = scratch.dir(`${cfg.processes}x${cfg.perProcess}-${mode}`);
@@ -130,7 +137,14 @@ void runBenchmark('crossProcess', 'Cross-process writes: P processes × C concur
           landed,
           lost: Math.max(0, incAcked - landed),
         },
-        ...(mode === 'lock' ? { lockAcquisitionsPerProcess: msgs.filter((m) => m.type === 'done').map((d) => d.acquisitions as number) } : {}),
+        ...(mode === 'lock' ? {
+          lockAcquisitionsPerProcess: msgs.filter((m) => m.type === 'done').map((d) => d.acquisitions as number),
+          lock: {
+            wait: summarize(msgs.filter((m) => m.type === 'lock' && m.waitedMs !== undefined).map((m) => m.waitedMs as number)),
+            hold: summarize(msgs.filter((m) => m.type === 'lock' && m.heldMs !== undefined).map((m) => m.heldMs as number)),
+            rowsPerCommit: summarize(msgs.filter((m) => m.type === 'commit').map((m) => m.rows as number)),
+          },
+        } : {}),
       };
       runs.push(fig);
       log(`crossProcess: ${label}: ${fig.acknowledged}/${fig.attempted} acknowledged, ${fig.failed} failed, ${fig.pending} pending${timedOut ? ' (time box)' : ''}, ${fig.lost} lost, ${fig.duplicatedIds} duplicated ids; p50/p99 ${fig.latency.p50}/${fig.latency.p99} ms; increments ${fig.increments.landed}/${fig.increments.acknowledged} landed`);

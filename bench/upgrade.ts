@@ -20,8 +20,17 @@ export interface UpgradeFigures {
   batches: number;
   lockAcquisitions: number;
   lockHold: Summary;
+  /** Lock hold p50 in each tenth of the batches: shows how a batch's cost grows as rewritten rows pile up between maintenance runs. */
+  holdP50ByTenth: number[];
+  /** Maintenance under the lock during and after the run (the store's own every 200 commits, then the run's final one). */
+  maintenanceMs: number[];
   peakRssMB: number;
   maxRssMB: number;
+  /** At the peak: JS heap used and external/array buffers (the rest of RSS is native, mostly LanceDB). */
+  heapUsedMBAtPeak: number;
+  /** RSS once a second, and where the run was then ('scan', 'enrich', 'write', 'maintenance'). */
+  rssTimeline: Array<{ s: number; mb: number; during: string }>;
+  externalMBAtPeak: number;
   fixture: { built: boolean; buildMs: number };
 }
 
@@ -48,7 +57,9 @@ void runBenchmark('upgrade', 'Upgrade throughput with local enrichment: 10k and 
     const scanned = progress.find((p) => p.phase === 'enrich');
     const last = writes[writes.length - 1];
     const lock = (r.lock as UpgraderLockEvent[]).filter((l) => l.operation.startsWith('upgrade'));
-    const finalMaintenance = (r.maintenance as Array<{ ms: number; reason?: string }>).find((m) => m.reason === 'after upgrade');
+    const maintenance = (r.lock as UpgraderLockEvent[]).filter((l) => l.operation.startsWith('maintenance'));
+    const finalMaintenance = maintenance.find((l) => l.operation === 'maintenance (after upgrade)');
+    const tenth = Math.max(1, Math.ceil(lock.length / 10));
     const fig: UpgradeFigures = {
       rows,
       upgraded: r.summary.upgraded,
@@ -57,11 +68,20 @@ void runBenchmark('upgrade', 'Upgrade throughput with local enrichment: 10k and 
       rowsPerS: round1(r.summary.upgraded / (r.summary.ms / 1000)),
       enrichAndWriteRowsPerS: scanned && last ? round1(last.written / ((last.at - scanned.at) / 1000)) : 0,
       scanMs: scanned ? scanned.at - r.startedAt : 0,
-      ...(finalMaintenance ? { finalMaintenanceMs: finalMaintenance.ms } : {}),
+      ...(finalMaintenance ? { finalMaintenanceMs: finalMaintenance.heldMs ?? 0 } : {}),
       batches: r.summary.batches,
       lockAcquisitions: r.acquisitions,
       lockHold: summarize(lock.map((l) => l.heldMs ?? 0)),
+      holdP50ByTenth: Array.from({ length: Math.ceil(lock.length / tenth) }, (_, k) => summarize(lock.slice(k * tenth, (k + 1) * tenth).map((l) => l.heldMs ?? 0)).p50),
+      maintenanceMs: maintenance.map((l) => l.heldMs ?? 0),
       peakRssMB: Math.round(r.peakRssBytes / 2 ** 20),
+      heapUsedMBAtPeak: Math.round(r.memoryAtPeak.heapUsed / 2 ** 20),
+      rssTimeline: (r.rssTimeline as Array<{ at: number; mb: number }>).map((x) => ({
+        s: round1((x.at - r.startedAt) / 1000),
+        mb: x.mb,
+        during: maintenance.some((l) => x.at >= l.at && x.at <= l.at + (l.heldMs ?? 0)) ? 'maintenance' : [...progress].reverse().find((p) => p.phase && p.at <= x.at)?.phase ?? 'open',
+      })),
+      externalMBAtPeak: Math.round((r.memoryAtPeak.external + r.memoryAtPeak.arrayBuffers) / 2 ** 20),
       maxRssMB: Math.round(r.maxRssBytes / 2 ** 20),
       fixture: { built: fixture.built, buildMs: fixture.buildMs },
     };

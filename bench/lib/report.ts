@@ -68,11 +68,11 @@ function crossProcess(r: BenchResult): string[] {
   const out = [
     `Each process starts all its stores at once (10% of them share client ids across processes: the same memory stored by several windows), plus ${(r.parameters as { incrementsPerProcess?: number }).incrementsPerProcess} recall-counter increments on shared rows. **lock** = MemoryService.store through the queue and lock; **no lock** = the baseline writing straight into LanceDB (time-boxed).`,
     '',
-    '| P × C | writes | acknowledged | failed | unanswered | lost | duplicated ids | counter increments landed / acknowledged | acknowledged/s | store latency p50 / p95 / p99 / max | lock acquisitions per process |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| P × C | writes | acknowledged | failed | unanswered | lost | duplicated ids | counter increments landed / acknowledged | acknowledged/s | store latency p50 / p95 / p99 / max | lock acquisitions per process | lock wait p50 / max, hold p50 / max (rows per commit p50) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const x of runs) {
-    out.push(`| ${x.processes} × ${x.perProcess} | ${x.mode === 'lock' ? 'project lock' : 'no lock (baseline)'} | ${x.acknowledged} / ${x.attempted} | ${x.failed} | ${x.pending}${x.timedOut ? ' (time box)' : ''} | ${x.lost} | ${x.duplicatedIds}${x.extraCopies ? ` (+${x.extraCopies} rows)` : ''} | ${x.increments.landed} / ${x.increments.acknowledged} | ${x.acknowledgedPerS} | ${pcts(x.latency)} | ${x.lockAcquisitionsPerProcess ? x.lockAcquisitionsPerProcess.join(', ') : '–'} |`);
+    out.push(`| ${x.processes} × ${x.perProcess} | ${x.mode === 'lock' ? 'project lock' : 'no lock (baseline)'} | ${x.acknowledged} / ${x.attempted} | ${x.failed} | ${x.pending}${x.timedOut ? ' (time box)' : ''} | ${x.lost} | ${x.duplicatedIds}${x.extraCopies ? ` (+${x.extraCopies} rows)` : ''} | ${x.increments.landed} / ${x.increments.acknowledged} | ${x.acknowledgedPerS} | ${pcts(x.latency)} | ${x.lockAcquisitionsPerProcess ? x.lockAcquisitionsPerProcess.join(', ') : '–'} | ${x.lock ? `${ms(x.lock.wait.p50)} / ${ms(x.lock.wait.max)}, ${ms(x.lock.hold.p50)} / ${ms(x.lock.hold.max)} (${x.lock.rowsPerCommit.p50})` : '–'} |`);
   }
   const errs = runs.filter((x) => x.errorSample.length);
   if (errs.length) {

@@ -17,6 +17,8 @@ interface Args {
   stopFile: string;
   tag: string;
   warmupOps?: number;
+  /** Writes at the steady rate before 'ready', unmeasured: the store reaches its working state (fragments, a maintenance cycle). */
+  warmupMs?: number;
   seed?: number;
 }
 
@@ -71,10 +73,12 @@ async function main(): Promise<void> {
     }
   };
 
+  const maintenance: Array<{ at: number; ms: number; reason?: string }> = [];
+  store.onMaintenance((m) => maintenance.push({ at: Date.now(), ms: m.ms, ...(m.reason ? { reason: m.reason } : {}) }));
   // Warm up (JIT, first reads of the table) before anything is measured.
   for (let i = 0; i < (a.warmupOps ?? 10); i++) await write(i % 2 === 0 ? 'store' : 'counter');
-  lock.length = 0;
-  emit({ type: 'ready', pid: process.pid, at: Date.now() });
+  let readySent = false;
+  const warmupUntil = Date.now() + (a.warmupMs ?? 0);
 
   const ops: PluginOp[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -85,6 +89,10 @@ async function main(): Promise<void> {
     const wait = due - Date.now();
     if (wait > 0) await sleep(wait);
     if (existsSync(a.stopFile)) break;
+    if (!readySent && Date.now() >= warmupUntil) {
+      readySent = true;
+      emit({ type: 'ready', pid: process.pid, at: Date.now() });
+    }
     const kind: PluginOp['kind'] = k % 2 === 0 ? 'store' : 'counter';
     const at = Date.now();
     const started = performance.now();
@@ -101,7 +109,7 @@ async function main(): Promise<void> {
     void p.finally(() => inFlight.delete(p));
   }
   await Promise.all(inFlight);
-  emit({ type: 'done', ops: ops.sort((x, y) => x.at - y.at), lock, acquisitions: store.lock.acquisitions });
+  emit({ type: 'done', ops: ops.sort((x, y) => x.at - y.at), lock, maintenance, acquisitions: store.lock.acquisitions });
   await store.close();
 }
 

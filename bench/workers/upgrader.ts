@@ -32,7 +32,15 @@ export interface UpgraderLockEvent {
 async function main(): Promise<void> {
   const a = workerArgs<Args>();
   let peakRss = process.memoryUsage().rss;
-  const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 100);
+  // What the process held at its peak: a JS heap far below RSS means native memory (LanceDB).
+  let atPeak: NodeJS.MemoryUsage = process.memoryUsage();
+  const rssTimeline: Array<{ at: number; mb: number }> = [];
+  let ticks = 0;
+  const rssTimer = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.rss > peakRss) { peakRss = m.rss; atPeak = m; }
+    if (ticks++ % 10 === 0) rssTimeline.push({ at: Date.now(), mb: Math.round(m.rss / 2 ** 20) });
+  }, 100);
   const store = await MemoryStore.open(a.dir, { create: false });
   const lock: UpgraderLockEvent[] = [];
   store.lock.onEvent((e) => {
@@ -85,6 +93,8 @@ async function main(): Promise<void> {
     maintenance,
     acquisitions: store.lock.acquisitions,
     peakRssBytes: peakRss,
+    memoryAtPeak: atPeak,
+    rssTimeline,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
   });
 }

@@ -47,6 +47,12 @@ async function main(): Promise<void> {
     };
     close = () => memory.close();
     acquisitions = () => memory.memoryStore.lock.acquisitions;
+    // Where a store's time goes: waiting for the lock (other processes' commits) vs holding it (our commit).
+    memory.memoryStore.onLockEvent((e) => {
+      if (e.type === 'acquired') emit({ type: 'lock', waitedMs: e.waitedMs, at: e.at });
+      else if (e.type === 'released') emit({ type: 'lock', heldMs: e.heldMs, at: e.at });
+    });
+    memory.memoryStore.onCommit((c) => emit({ type: 'commit', rows: c.rows, ms: c.ms }));
   } else {
     const db = await lancedb.connect(a.dir, { readConsistencyInterval: 0 });
     const table = await db.openTable(MEMORIES_TABLE);
