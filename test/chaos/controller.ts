@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { LOCK_OWNER } from '../../src/core/concurrency/storeLock';
 import { MemoryService } from '../../src/core/memoryService';
 import { MemoryStore } from '../../src/core/store/memoryStore';
@@ -35,6 +35,8 @@ export interface ChaosSummary {
   /** Why operations failed (each was reported to its caller, never acknowledged), by reason. */
   failureReasons: Record<string, number>;
   recoveries: number;
+  /** Writers that crashed by themselves (not killed), first few. */
+  fatalErrors: string[];
   deadLetters: { open: number; replayed: number; replayFailed: number; notReplayable: number };
   lost: number;
   duplicated: number;
@@ -59,6 +61,20 @@ interface Participant {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The bundled writer script. The controller is bundled into more than one file (the chaos test in
+ * test/integration/, `npm run chaos` in test/chaos/), so `__dirname` differs: look upward for it.
+ */
+function writerScript(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'test', 'chaos', 'chaosWriter.js');
+    if (existsSync(candidate)) return candidate;
+    const sibling = join(dir, 'chaosWriter.js');
+    if (existsSync(sibling)) return sibling;
+    if (dirname(dir) === dir) throw new Error(`chaosWriter.js not found above ${__dirname}`);
+  }
+}
 const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)]!;
 
 /**
@@ -83,6 +99,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   await seed.memoryStore.insert([...legacyIds, ...sharedCounters].map((id, i) => ({ id, text: texts[i]!, vector: vectors[i]!, metadata: id.startsWith('shared') ? { l0_abstract: id, chaos_count: 0 } : {} })), { priority: 'background' });
   await seed.close();
 
+  const writerPath = writerScript();
   const failpoints = options.diskFullRate ? `store.beforeCommit=p${options.diskFullRate}:throw:ENOSPC: no space left on device (simulated)` : '';
   const participants: Participant[] = [
     ...Array.from({ length: options.plugins ?? 2 }, (_, i): Participant => ({ name: `plugin${i}`, kind: 'plugin', children: new Set(), lastBeat: Date.now(), ops: 0, failures: 0 })),
@@ -92,12 +109,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   ];
   let restarts = 0, kills = 0, stops = 0, ownerCorruptions = 0, recoveries = 0;
   const failureReasons: Record<string, number> = {};
+  const fatalErrors: string[] = [];
   const hung: string[] = [];
   let ending = false;
 
   const start = (p: Participant) => {
     const args: WriterArgs = { kind: p.kind, name: p.name, dir, ackDir, sharedCounters, lockStaleMs };
-    const proc = spawn(process.execPath, [join(__dirname, 'chaosWriter.js'), JSON.stringify(args)], {
+    const proc = spawn(process.execPath, [writerPath, JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LANCEDB_LOG: 'error', MEMORY_LANE_FAILPOINTS: failpoints },
     });
@@ -124,7 +142,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
           else if (p.failing) { recoveries++; p.failing = false; }
         }
         if (m.child) p.children.add(m.child);
-        if (m.fatal) log(`${p.name} fatal: ${m.fatal.split('\n')[0]}`);
+        if (m.fatal) {
+          log(`${p.name} fatal: ${m.fatal.split('\n')[0]}`);
+          if (fatalErrors.length < 5) fatalErrors.push(`${p.name}: ${m.fatal.split('\n')[0]}`);
+        }
       }
     });
     proc.stderr!.resume();
@@ -243,6 +264,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       kills, stops, ownerCorruptions, restarts,
       failedOperations: participants.reduce((n, p) => n + p.failures, 0),
       failureReasons,
+      fatalErrors,
       recoveries,
       deadLetters: { open: dlqBefore.open.length, replayed: replay.replayed.length, replayFailed: replay.failed.length, notReplayable: dlqAfter.open.length },
       lost: lost + missing,
