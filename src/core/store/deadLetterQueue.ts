@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { appendJsonLines } from '../durableAppend';
 
 export const DLQ_FILE = 'dead-letters.jsonl';
 
@@ -76,20 +77,6 @@ export class DeadLetterQueue {
   }
 
   private async appendLine(obj: unknown): Promise<void> {
-    // A torn line left by a crash must not glue onto the next record: start on a fresh line.
-    const handle = await fs.open(this.path, 'a+');
-    try {
-      const { size } = await handle.stat();
-      let prefix = '';
-      if (size > 0) {
-        const last = Buffer.alloc(1);
-        await handle.read(last, 0, 1, size - 1);
-        if (last[0] !== 0x0a) prefix = '\n';
-      }
-      await handle.appendFile(prefix + JSON.stringify(obj) + '\n');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await appendJsonLines(this.path, [JSON.stringify(obj)]);
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { appendJsonLines } from '../durableAppend';
 import type { MemoryPatch } from '../store/patch';
 
 export const CHECKPOINT_FILE = 'upgrade-checkpoint.jsonl';
@@ -71,20 +72,7 @@ export class UpgradeCheckpoint {
       this.entries.set(p.id, entry);
       return JSON.stringify(entry);
     });
-    const handle = await fs.open(this.path, 'a+');
-    try {
-      const { size } = await handle.stat();
-      let prefix = '';
-      if (size > 0) {
-        const last = Buffer.alloc(1);
-        await handle.read(last, 0, 1, size - 1);
-        if (last[0] !== 0x0a) prefix = '\n';
-      }
-      await handle.appendFile(prefix + lines.join('\n') + '\n');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await appendJsonLines(this.path, lines);
   }
 
   async clear(): Promise<void> {
