@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { StoreLock } from '../../src/core/concurrency/storeLock';
 import { openTempStore, vec } from '../helpers/tempStore';
 
 test('steady interactive writes do not starve a background intent: requested maintenance runs while they continue', async (t) => {
@@ -33,4 +34,20 @@ test('stores submitted in the same tick share one lock cycle (group commit from 
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.insert([{ id: `burst-${i}`, text: `burst ${i}`, vector: vec(i) }])));
   assert.deepEqual(results.map(([r]) => r!.status), results.map(() => 'inserted'));
   assert.equal(store.lock.acquisitions - before, 1, 'one lock acquisition for the whole burst');
+});
+
+test('a store submitted while the head waits for the lock joins its commit instead of waiting for the next lock cycle', async (t) => {
+  const { store, dir } = await openTempStore(t, { maintenance: { auto: false } });
+  await store.insert([{ id: 'seed', text: 'seed', vector: vec(0) }]);
+  const other = new StoreLock(dir); // another holder, as a second process would be
+  const lease = await other.acquire('another writer', 1000);
+  const before = store.lock.acquisitions;
+  const first = store.insert([{ id: 'first', text: 'first', vector: vec(1) }]);
+  await new Promise((r) => setTimeout(r, 100)); // the head is waiting for the lock now
+  const second = store.insert([{ id: 'second', text: 'second', vector: vec(2) }]);
+  await new Promise((r) => setTimeout(r, 50));
+  await lease.release();
+  other.dispose();
+  assert.deepEqual([(await first)[0]!.status, (await second)[0]!.status], ['inserted', 'inserted']);
+  assert.equal(store.lock.acquisitions - before, 1, 'both stores committed in one lock cycle');
 });

@@ -56,8 +56,8 @@ const PRIORITY_RANK: Record<WritePriority, number> = { interactive: 10, backgrou
 /**
  * The store's single in-process write path (DESIGN.md "The write path", step 2). Concurrency 1:
  * only the head touches the cross-process lock, so a process is one waiter, not hundreds. Pending
- * interactive intents that arrive while the head waits are committed together in the next lock
- * cycle (group commit), and interactive work outranks background batches, so an agent never
+ * interactive intents that arrive while the head waits join its commit once it has the lock
+ * (group commit), and interactive work outranks background batches, so an agent never
  * waits behind more than the one batch in flight. A background intent overdue by
  * `backgroundMaxWaitMs` still gets one group through, so steady interactive load cannot starve it.
  */
@@ -147,6 +147,22 @@ export class WriteQueue<I, R> {
     return group;
   }
 
+  /** Adds pending intents of the head's priority and group key, within `maxGroupRows`, in submission order. */
+  private extendGroup(group: Pending<I, R>[]): void {
+    const head = group[0]!;
+    let rows = group.reduce((n, p) => n + p.options.weight, 0);
+    const joining = this.pending
+      .filter((p) => p.options.priority === head.options.priority && p.options.groupKey === head.options.groupKey)
+      .sort((a, b) => a.seq - b.seq);
+    for (const p of joining) {
+      if (rows + p.options.weight > this.options.maxGroupRows) break;
+      group.push(p);
+      rows += p.options.weight;
+      this.pending.splice(this.pending.indexOf(p), 1);
+    }
+    if (joining.length) this.fireDepth();
+  }
+
   private scheduleBackgroundDrain(): void {
     if (this.backgroundTimer) return;
     this.backgroundTimer = setTimeout(() => {
@@ -181,6 +197,10 @@ export class WriteQueue<I, R> {
         for (const p of group) p.reject(err);
         return;
       }
+      // Intents like the head's that arrived while it waited for the lock join this cycle instead of
+      // waiting for the whole next one (bench/ contention: most of an agent's write latency behind a
+      // running upgrade was this second cycle).
+      this.extendGroup(group);
       const started = Date.now();
       let results: Settled<R>[];
       try {
