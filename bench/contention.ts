@@ -38,6 +38,8 @@ export interface ScenarioFigures {
     acquisitionsDuring: number;
     failureSample: string[];
     timerLagP99Ms: number;
+    /** The slowest 1% of writes during the upgrade and what held the lock while they waited. */
+    slowestDuring: Array<{ ms: number; overlapped: string[] }>;
   };
   upgrader: {
     ranMs: number;
@@ -60,6 +62,20 @@ export interface ScenarioFigures {
 
 const within = <T extends { at: number }>(xs: T[], from: number, to: number) => xs.filter((x) => x.at >= from && x.at <= to);
 
+/** For the slowest 1% (at least 3) writes: which lock holds overlapped them (upgrader batches or maintenance, the plugin's own maintenance). */
+function slowest(ops: PluginOp[], upLock: UpgraderLockEvent[], pluginMaintenance: Array<{ at: number; ms: number }>): Array<{ ms: number; overlapped: string[] }> {
+  const top = [...ops].sort((a, b) => b.ms - a.ms).slice(0, Math.max(3, Math.ceil(ops.length / 100)));
+  return top.map((o) => {
+    const from = o.at;
+    const to = o.at + o.ms;
+    const overlapped = [
+      ...upLock.filter((l) => l.at < to && l.at + (l.heldMs ?? 0) > from).map((l) => `upgrader ${l.operation.startsWith('maintenance') ? l.operation : 'batch'} (held ${l.heldMs} ms)`),
+      ...pluginMaintenance.filter((m) => m.at - m.ms < to && m.at > from).map((m) => `plugin's own maintenance (${m.ms} ms)`),
+    ];
+    return { ms: Math.round(o.ms), overlapped };
+  });
+}
+
 function opSummary(ops: PluginOp[]): Summary & { failed: number } {
   return { ...summarize(ops.map((o) => o.ms)), failed: ops.filter((o) => !o.ok).length };
 }
@@ -72,11 +88,14 @@ void runBenchmark('contention', 'Plugin writes while another process upgrades 10
   const llm = { latencyMs: 200, concurrency: 8 };
   const scenarios: Scenario[] = [
     { name: 'two-phase, simulated LLM', strategy: 'two-phase', enricher: 'llm', windowMs: QUICK ? 8000 : 32_000 },
-    { name: 'naive, simulated LLM', strategy: 'naive', enricher: 'llm', windowMs: QUICK ? 6000 : 15_000 },
+    { name: 'naive, simulated LLM', strategy: 'naive', enricher: 'llm', windowMs: QUICK ? 6000 : 12_000 },
     { name: 'two-phase, local enrichment', strategy: 'two-phase', enricher: 'local', windowMs: QUICK ? 20_000 : 60_000 },
-    { name: 'naive, local enrichment', strategy: 'naive', enricher: 'local', windowMs: QUICK ? 6000 : 15_000 },
+    { name: 'naive, local enrichment', strategy: 'naive', enricher: 'local', windowMs: QUICK ? 6000 : 12_000 },
   ];
-  const only = process.env.BENCH_SCENARIOS?.split(',');
+  const only = process.env.BENCH_SCENARIOS?.split(';'); // e.g. BENCH_SCENARIOS='two-phase, local'
+  // Development: the two-phase upgrader's rows per batch (default: UpgradeRun's 200).
+  const batchSize = Number(process.env.BENCH_UPGRADE_BATCH ?? 0) || undefined;
+  if (batchSize) parameters.upgradeBatchSize = batchSize;
   Object.assign(parameters, {
     legacyRows: rows,
     plugin: { ratePerS: rate, mix: 'alternating: store a new memory (insert) / recall counter patch on a random legacy row (increment injected_count, raise last_injected_at); interactive priority; open loop; latency = call into the store until acknowledged (embedding before it, not timed)' },
@@ -106,7 +125,7 @@ void runBenchmark('contention', 'Plugin writes while another process upgrades 10
     const idleTo = Date.now();
     const loadIdle = load.mark();
     log(`contention: ${sc.name}: upgrader starts (window ≤ ${sc.windowMs} ms)`);
-    const upgrader = startWorker(benchWorker('upgrader'), { dir: store, strategy: sc.strategy, enricher: sc.enricher, llmLatencyMs: llm.latencyMs, llmConcurrency: llm.concurrency, maxMs: sc.windowMs });
+    const upgrader = startWorker(benchWorker('upgrader'), { dir: store, strategy: sc.strategy, enricher: sc.enricher, llmLatencyMs: llm.latencyMs, llmConcurrency: llm.concurrency, maxMs: sc.windowMs, ...(batchSize ? { batchSize } : {}) });
     const up = await upgrader.waitFor((m) => m.type === 'result' || m.type === 'fatal', sc.windowMs + 300_000);
     await upgrader.exited;
     if (up.type === 'fatal') throw new Error(`upgrader: ${up.message}\n${upgrader.stderr().slice(-2000)}`);
@@ -123,7 +142,9 @@ void runBenchmark('contention', 'Plugin writes while another process upgrades 10
     const upLock = up.lock as UpgraderLockEvent[];
     const upgradeLock = upLock.filter((l) => !l.operation.startsWith('maintenance'));
     const progress = up.progress as Array<{ at: number; written: number }>;
-    const lastWrite = [...progress].reverse().find((p) => p.written > 0);
+    // The moment the last batch landed (the first progress event with the final count; a later 'done' event repeats it).
+    const finalWritten = Math.max(0, ...progress.map((p) => p.written));
+    const lastWrite = finalWritten > 0 ? progress.find((p) => p.written === finalWritten) : undefined;
     const upgraded = Number(up.summary.upgraded ?? 0);
     const ranMs = up.endedAt - up.startedAt;
     const llmBound = sc.enricher === 'llm' ? (sc.strategy === 'naive' ? 1 : llm.concurrency) / (llm.latencyMs / 1000) : undefined;
@@ -148,6 +169,7 @@ void runBenchmark('contention', 'Plugin writes while another process upgrades 10
         acquisitionsDuring: within(pluginLock, up.startedAt, up.endedAt).length,
         failureSample: [...new Set(duringOps.filter((o) => !o.ok).map((o) => o.error ?? ''))].slice(0, 3),
         timerLagP99Ms: summarize(ops.map((o) => o.lagMs)).p99,
+        slowestDuring: slowest(duringOps, upLock, done.maintenance as Array<{ at: number; ms: number }>),
       },
       upgrader: {
         ranMs,

@@ -47,7 +47,7 @@ void runBenchmark('crossProcess', 'Cross-process writes: P processes × C concur
   const counterIds = ['counter-0', 'counter-1', 'counter-2', 'counter-3'];
   const incrementsPerProcess = 25;
   const lockBoxMs = 180_000;
-  const noLockBoxMs = QUICK ? 15_000 : 20_000;
+  const noLockBoxMs = 15_000;
   Object.assign(parameters, {
     configs,
     sharedEvery,

@@ -51,7 +51,7 @@ async function measure(memory: MemoryService, rounds: number): Promise<RecallSco
 
 void runBenchmark('recall', 'Recall latency and recall@5 at 1k, 10k and 100k memories', async ({ scratch, parameters, notes }) => {
   const sizes = QUICK ? [1000, 5000] : [1000, 10_000, 100_000];
-  const roundsFor = (n: number) => (n >= 100_000 ? 2 : 3);
+  const roundsFor = (n: number) => (n >= 100_000 ? 1 : 3);
   Object.assign(parameters, {
     sizes,
     rounds: Object.fromEntries(sizes.map((n) => [n, roundsFor(n)])),

@@ -59,6 +59,10 @@ function contention(r: BenchResult): string[] {
     out.push('', 'Plugin write failures (first distinct messages):');
     for (const s of failures) out.push(`- ${s.name}: ${s.plugin.failureSample.map((f) => `\`${f.replace(/`/g, "'")}\``).join('; ')}`);
   }
+  out.push('', 'Where the plugin\'s time went (during the upgrade): its own commit (lock hold) p50 idle → during, and its own store maintenance (compaction every ~100 of its commits; its writes queue behind it):');
+  for (const s of sc) out.push(`- ${s.name}: own lock hold p50 ${ms(s.plugin.lockHoldIdle.p50)} → ${ms(s.plugin.lockHoldDuring.p50)}, p99 ${ms(s.plugin.lockHoldIdle.p99)} → ${ms(s.plugin.lockHoldDuring.p99)}; lock wait p50 ${ms(s.plugin.lockWaitIdle.p50)} → ${ms(s.plugin.lockWaitDuring.p50)}; own maintenance ${s.plugin.maintenanceIdle.length} run(s) idle [${s.plugin.maintenanceIdle.join(', ')} ms], ${s.plugin.maintenanceDuring.length} during [${s.plugin.maintenanceDuring.join(', ')} ms]; upgrader maintenance [${s.upgrader.maintenance.map((m) => m.ms).join(', ')} ms].`);
+  out.push('', 'The slowest 1% of plugin writes during the upgrade, and what held the lock meanwhile:');
+  for (const s of sc) out.push(`- ${s.name}: ${s.plugin.slowestDuring.map((w) => `${ms(w.ms)}${w.overlapped.length ? ` (${[...new Set(w.overlapped)].join('; ')})` : ' (no other holder: own queue and commit)'}`).join(', ')}.`);
   out.push('', `Load per scenario (1-min average at the end of the idle window / of the upgrade): ${sc.map((s) => `${s.name} ${s.load.idle} / ${s.load.during}`).join('; ')}.`);
   return out;
 }
@@ -118,6 +122,7 @@ function storage(r: BenchResult): string[] {
 
 function upgrade(r: BenchResult): string[] {
   const sizes = (r.figures.sizes ?? []) as UpgradeFigures[];
+  const rss: string[] = [];
   const out = [
     'The product\'s two-phase upgrader with local enrichment in a process of its own, nothing else writing.',
     '',
@@ -125,9 +130,16 @@ function upgrade(r: BenchResult): string[] {
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of sizes) {
+    rss.push(`- ${s.rows.toLocaleString('en')}: peak ${s.peakRssMB} MB with ${s.heapUsedMBAtPeak} MB of JS heap (the rest is native, LanceDB); peak reached ${peakWhere(s)}; lock hold p50 per tenth of the batches: ${s.holdP50ByTenth.join(', ')} ms; maintenance under the lock: ${s.maintenanceMs.join(', ')} ms.`);
     out.push(`| ${s.rows.toLocaleString('en')} | ${s.upgraded} (${s.failed} failed) | ${(s.ms / 1000).toFixed(1)} s | ${s.rowsPerS} | ${s.enrichAndWriteRowsPerS} | ${ms(s.scanMs)} | ${s.finalMaintenanceMs !== undefined ? ms(s.finalMaintenanceMs) : '–'} | ${s.batches} | ${ms(s.lockHold.p50)} / ${ms(s.lockHold.p95)} / ${ms(s.lockHold.max)} | ${s.peakRssMB} / ${s.maxRssMB} MB |`);
   }
+  out.push('', ...rss);
   return out;
+}
+
+function peakWhere(s: UpgradeFigures): string {
+  const top = [...s.rssTimeline].sort((a, b) => b.mb - a.mb)[0];
+  return top ? `at ${top.s} s of ${(s.ms / 1000).toFixed(0)} s (${top.during})` : 'unknown';
 }
 
 const SECTIONS: Record<string, { heading: string; render: (r: BenchResult) => string[] }> = {
