@@ -51,3 +51,23 @@ test('a store submitted while the head waits for the lock joins its commit inste
   assert.deepEqual([(await first)[0]!.status, (await second)[0]!.status], ['inserted', 'inserted']);
   assert.equal(store.lock.acquisitions - before, 1, 'both stores committed in one lock cycle');
 });
+
+test('an overdue background intent never holds an interactive write past its deadline while another process holds the lock', async (t) => {
+  const { store, dir } = await openTempStore(t, { maintenance: { auto: false }, queue: { backgroundMaxWaitMs: 200, interactiveDeadlineMs: 800 } });
+  await store.insert([{ id: 'seed', text: 'seed', vector: vec(0) }]);
+  const other = new StoreLock(dir);
+  const lease = await other.acquire('a long holder in another process', 1000);
+  const started = Date.now();
+  const settle = (p: Promise<unknown>) => p.then(() => ({ ok: true, at: Date.now() - started }), (err: { code?: string }) => ({ ok: false, code: err.code, at: Date.now() - started }));
+  const a = settle(store.insert([{ id: 'a', text: 'a', vector: vec(1) }]));
+  await new Promise((r) => setTimeout(r, 10));
+  const maintenance = settle(store.optimize('test'));
+  await new Promise((r) => setTimeout(r, 300));
+  const b = settle(store.insert([{ id: 'b', text: 'b', vector: vec(2) }]));
+  const [ra, rb] = await Promise.all([a, b]);
+  assert.deepEqual([ra.ok, rb.ok], [false, false], 'both writes failed loudly on their deadline');
+  assert.equal((rb as { code?: string }).code, 'E_LOCK_TIMEOUT');
+  assert.ok(rb.at < 300 + 800 + 400, `the second write failed at ${rb.at} ms, not after the background intent's own (60 s) wait`);
+  setTimeout(() => { void lease.release().then(() => other.dispose()); }, 200);
+  assert.equal((await maintenance).ok, true, 'the background intent ran once the lock was free');
+});

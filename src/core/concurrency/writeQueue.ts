@@ -1,4 +1,5 @@
 import PQueue from 'p-queue';
+import { errorCode } from '../errors';
 import { Emitter } from '../events';
 import type { LockLease, StoreLock } from './storeLock';
 
@@ -151,8 +152,10 @@ export class WriteQueue<I, R> {
   private extendGroup(group: Pending<I, R>[]): void {
     const head = group[0]!;
     let rows = group.reduce((n, p) => n + p.options.weight, 0);
+    const now = Date.now();
+    // One past its own deadline does not join: it fails on its deadline, as it would have alone.
     const joining = this.pending
-      .filter((p) => p.options.priority === head.options.priority && p.options.groupKey === head.options.groupKey)
+      .filter((p) => p.options.priority === head.options.priority && p.options.groupKey === head.options.groupKey && p.options.deadlineAt > now)
       .sort((a, b) => a.seq - b.seq);
     for (const p of joining) {
       if (rows + p.options.weight > this.options.maxGroupRows) break;
@@ -182,7 +185,13 @@ export class WriteQueue<I, R> {
     if (!group) return;
     const head = group[0]!;
     const label = group.length > 1 ? `${head.options.label} (+${group.length - 1} more)` : head.options.label;
-    const deadlineMs = Math.max(0, Math.min(...group.map((p) => p.options.deadlineAt)) - Date.now());
+    let deadlineMs = Math.max(0, Math.min(...group.map((p) => p.options.deadlineAt)) - Date.now());
+    // An overdue background group that went ahead of interactive intents may not make them wait past
+    // their own deadlines: it waits for the lock only that long, and if it does not get it, it goes
+    // back in line (its own deadline untouched) and the interactive intents take their turn.
+    const waitingInteractive = this.pending.filter((p) => p.options.priority === 'interactive');
+    const aheadOfInteractive = head.options.priority === 'background' && waitingInteractive.length > 0;
+    if (aheadOfInteractive) deadlineMs = Math.min(deadlineMs, Math.max(0, Math.min(...waitingInteractive.map((p) => p.options.deadlineAt)) - Date.now()));
     this.inFlight = true;
     this.fireDepth();
     try {
@@ -194,6 +203,11 @@ export class WriteQueue<I, R> {
       try {
         lease = await this.lock.acquire(label, deadlineMs);
       } catch (err) {
+        if (aheadOfInteractive && errorCode(err) === 'E_LOCK_TIMEOUT' && group.every((p) => p.options.deadlineAt > Date.now())) {
+          this.pending.push(...group);
+          this.lastOverdueBackgroundAt = Date.now();
+          return;
+        }
         for (const p of group) p.reject(err);
         return;
       }
