@@ -32,6 +32,8 @@ export interface ScenarioFigures {
     lockWaitDuring: Summary;
     lockHoldIdle: Summary;
     lockHoldDuring: Summary;
+    /** Lock waits that ended at the write's deadline (the write failed). Included in lockWait*. */
+    lockTimeoutsDuring: number;
     /** The plugin process's own store maintenance (compaction every ~100–200 of its commits), which its writes queue behind. */
     maintenanceIdle: number[];
     maintenanceDuring: number[];
@@ -162,11 +164,12 @@ void runBenchmark('contention', 'Plugin writes while another process upgrades 10
         byKindDuring: Object.fromEntries(['store', 'counter'].map((k) => [k, summarize(duringOps.filter((o) => o.kind === k).map((o) => o.ms))])),
         lockWaitIdle: summarize(within(pluginLock, idleFrom, idleTo).map((l) => l.waitedMs)),
         lockWaitDuring: summarize(within(pluginLock, up.startedAt, up.endedAt).map((l) => l.waitedMs)),
-        lockHoldIdle: summarize(within(pluginLock, idleFrom, idleTo).map((l) => l.heldMs ?? 0)),
-        lockHoldDuring: summarize(within(pluginLock, up.startedAt, up.endedAt).map((l) => l.heldMs ?? 0)),
+        lockHoldIdle: summarize(within(pluginLock, idleFrom, idleTo).filter((l) => !l.timedOut).map((l) => l.heldMs ?? 0)),
+        lockHoldDuring: summarize(within(pluginLock, up.startedAt, up.endedAt).filter((l) => !l.timedOut).map((l) => l.heldMs ?? 0)),
+        lockTimeoutsDuring: within(pluginLock, up.startedAt, up.endedAt).filter((l) => l.timedOut).length,
         maintenanceIdle: within(done.maintenance as Array<{ at: number; ms: number }>, idleFrom, idleTo).map((m) => m.ms),
         maintenanceDuring: within(done.maintenance as Array<{ at: number; ms: number }>, up.startedAt, up.endedAt).map((m) => m.ms),
-        acquisitionsDuring: within(pluginLock, up.startedAt, up.endedAt).length,
+        acquisitionsDuring: within(pluginLock, up.startedAt, up.endedAt).filter((l) => !l.timedOut).length,
         failureSample: [...new Set(duringOps.filter((o) => !o.ok).map((o) => o.error ?? ''))].slice(0, 3),
         timerLagP99Ms: summarize(ops.map((o) => o.lagMs)).p99,
         slowestDuring: slowest(duringOps, upLock, done.maintenance as Array<{ at: number; ms: number }>),

@@ -52,7 +52,7 @@ function contention(r: BenchResult): string[] {
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of sc) {
-    out.push(`| ${s.strategy} | ${s.enricher === 'llm' ? 'simulated LLM' : 'local'} | ${pcts(s.plugin.idle)} | ${pcts(s.plugin.during)} | **×${s.plugin.p99Ratio}** | ${s.plugin.during.failed} of ${s.plugin.during.n} | ${ms(s.plugin.lockWaitDuring.p99)} / ${ms(s.plugin.lockWaitDuring.max)} | ${ms(s.upgrader.lockHold.p50)} / ${ms(s.upgrader.lockHold.p95)} / ${ms(s.upgrader.lockHold.max)} | ${s.upgrader.upgradeAcquisitions} | ${s.upgrader.upgraded} in ${(s.upgrader.ranMs / 1000).toFixed(1)} s${s.upgrader.stoppedByWindow ? ' (window)' : ''}, ${s.upgrader.rowsPerS} | ${s.upgrader.shareOfLlmBound !== undefined ? `${Math.round(s.upgrader.shareOfLlmBound * 100)}% of ${s.upgrader.llmBoundRowsPerS}/s` : '–'} |`);
+    out.push(`| ${s.strategy} | ${s.enricher === 'llm' ? 'simulated LLM' : 'local'} | ${pcts(s.plugin.idle)} | ${pcts(s.plugin.during)} | **×${s.plugin.p99Ratio}** | ${s.plugin.during.failed} of ${s.plugin.during.n} | ${ms(s.plugin.lockWaitDuring.p99)} / ${ms(s.plugin.lockWaitDuring.max)}${s.plugin.lockTimeoutsDuring ? ` (${s.plugin.lockTimeoutsDuring} ended at the deadline)` : ''} | ${ms(s.upgrader.lockHold.p50)} / ${ms(s.upgrader.lockHold.p95)} / ${ms(s.upgrader.lockHold.max)} | ${s.upgrader.upgradeAcquisitions} | ${s.upgrader.upgraded} in ${(s.upgrader.ranMs / 1000).toFixed(1)} s${s.upgrader.stoppedByWindow ? ' (window)' : ''}, ${s.upgrader.rowsPerS} | ${s.upgrader.shareOfLlmBound !== undefined ? `${Math.round(s.upgrader.shareOfLlmBound * 100)}% of ${s.upgrader.llmBoundRowsPerS}/s` : '–'} |`);
   }
   const failures = sc.filter((s) => s.plugin.failureSample.length);
   if (failures.length) {
