@@ -55,6 +55,8 @@ export interface ScenarioFigures {
     acquisitions: number;
     upgradeAcquisitions: number;
     lockHold: Summary;
+    /** Every hold of the upgrader process, its maintenance included: what another process may wait behind. */
+    lockHoldAll: Summary;
     lockWait: Summary;
     maintenance: Array<{ ms: number; reason?: string }>;
     summary: Record<string, unknown>;
@@ -74,7 +76,14 @@ function slowest(ops: PluginOp[], upLock: UpgraderLockEvent[], pluginMaintenance
       ...upLock.filter((l) => l.at < to && l.at + (l.heldMs ?? 0) > from).map((l) => `upgrader ${l.operation.startsWith('maintenance') ? l.operation : 'batch'} (held ${l.heldMs} ms)`),
       ...pluginMaintenance.filter((m) => m.at - m.ms < to && m.at > from).map((m) => `plugin's own maintenance (${m.ms} ms)`),
     ];
-    return { ms: Math.round(o.ms), overlapped };
+    // Summarised by kind: "upgrader batch ×14 (≤ 568 ms)".
+    const kinds = new Map<string, number[]>();
+    for (const x of overlapped) {
+      const m = /^(.*) \((?:held )?(\d+) ms\)$/.exec(x);
+      const kind = m ? m[1]! : x;
+      kinds.set(kind, [...(kinds.get(kind) ?? []), m ? Number(m[2]) : 0]);
+    }
+    return { ms: Math.round(o.ms), overlapped: [...kinds].map(([k, v]) => (v.length > 1 ? `${k} ×${v.length} (≤ ${Math.max(...v)} ms)` : `${k} (${v[0]} ms)`)) };
   });
 }
 
@@ -184,6 +193,7 @@ void runBenchmark('contention', 'Plugin writes while another process upgrades 10
         acquisitions: up.acquisitions,
         upgradeAcquisitions: upgradeLock.length,
         lockHold: summarize(upgradeLock.map((l) => l.heldMs ?? 0)),
+        lockHoldAll: summarize(upLock.map((l) => l.heldMs ?? 0)),
         lockWait: summarize(upgradeLock.map((l) => l.waitedMs)),
         maintenance: (up.maintenance as Array<{ ms: number; reason?: string }>).map(({ ms, reason }) => ({ ms, ...(reason ? { reason } : {}) })),
         summary: up.summary,
@@ -209,9 +219,10 @@ void runBenchmark('contention', 'Plugin writes while another process upgrades 10
         target: `Lock wait under contention close to the holder's hold time, not a back-off (${enricher === 'llm' ? 'simulated LLM' : 'local enrichment'})`,
         measured: two.upgrader.upgradeAcquisitions === 0
           ? 'not measured: the upgrader wrote no batch within the window'
-          : `plugin lock wait p99 ${two.plugin.lockWaitDuring.p99} ms / max ${two.plugin.lockWaitDuring.max} ms vs upgrader hold p99 ${two.upgrader.lockHold.p99} ms / max ${two.upgrader.lockHold.max} ms${naive ? `; naive: plugin lock wait max ${naive.plugin.lockWaitDuring.max} ms` : ''}`,
-        // "Close to the hold time": no wait longer than the longest hold it could have queued behind plus 100 ms of polling and scheduling.
-        met: two.upgrader.upgradeAcquisitions > 0 && two.plugin.lockWaitDuring.max <= Math.max(two.upgrader.lockHold.max, two.plugin.lockHoldDuring.max) + 100,
+          : `plugin lock wait p99 ${two.plugin.lockWaitDuring.p99} ms / max ${two.plugin.lockWaitDuring.max} ms vs upgrader hold p99 ${two.upgrader.lockHold.p99} ms / max ${two.upgrader.lockHold.max} ms (${two.upgrader.lockHoldAll.max} ms with its maintenance)${naive ? `; naive: plugin lock wait max ${naive.plugin.lockWaitDuring.max} ms` : ''}`,
+        // "Close to the hold time": no wait longer than the longest hold it could have queued behind (a batch or
+        // the upgrader's maintenance) plus 100 ms of polling and scheduling.
+        met: two.upgrader.upgradeAcquisitions > 0 && two.plugin.lockWaitDuring.max <= two.upgrader.lockHoldAll.max + 100,
       });
     }
   }
