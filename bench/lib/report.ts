@@ -162,12 +162,17 @@ export function writeReport(suite?: SuiteRecord): string {
     '',
   ];
   if (m) lines.push(`Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGB} GB, Node ${m.node} (${m.platform}); ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
-  if (last) lines.push(`Last full suite run: ${last.startedAt.replace('T', ' ').slice(0, 16)} UTC, **${(last.totalS / 60).toFixed(1)} minutes** (${last.benchmarks.map((b) => `${b.name} ${b.seconds} s${b.exitCode ? ' FAILED' : ''}`).join(', ')}); load average at start ${last.loadAtStart.join(' / ')}, at end ${last.loadAtEnd.join(' / ')}.`);
+  if (last) {
+    lines.push(`Last full suite run: ${last.startedAt.replace('T', ' ').slice(0, 16)} UTC, **${(last.totalS / 60).toFixed(1)} minutes** (${last.benchmarks.map((b) => `${b.name} ${b.seconds} s${b.exitCode ? ' FAILED' : ''}`).join(', ')}); load average at start ${last.loadAtStart.join(' / ')}, at end ${last.loadAtEnd.join(' / ')}.`);
+    const suiteEnd = Date.parse(last.startedAt) + last.totalS * 1000;
+    const later = results.filter((r) => Date.parse(r.startedAt) > suiteEnd);
+    if (later.length) lines.push(`Run alone after it (figures below are from these runs): ${later.map((r) => `${r.name} at ${r.startedAt.slice(11, 16)} UTC`).join(', ')}.`);
+  }
   lines.push('', '> **Read the absolute numbers against the machine load.** These runs shared the 2 cores with other test suites (see the load line under each benchmark: a load of 4 on 2 cores means each process got about half the CPU time it asked for). Ratios measured within one run (idle vs during, lock vs no lock) are the robust figures.', '');
 
   lines.push('## Targets (DESIGN.md)', '', '| target | measured | result | cause / comment |', '|---|---|---|---|');
   for (const r of results) {
-    for (const t of r.targets) lines.push(`| ${t.target} | ${t.measured} | ${yes(t.met)} | ${t.cause ?? ''} |`);
+    for (const t of r.targets) lines.push(`| ${t.target} | ${t.measured} | ${yes(t.met)} | ${t.cause ?? (t.met ? '' : 'see "What the figures say" below')} |`);
   }
   const findings = join(repoRoot(), 'bench', 'FINDINGS.md');
   if (existsSync(findings)) lines.push('', readFileSync(findings, 'utf8').trim());
