@@ -125,7 +125,7 @@ void runBenchmark('storage', 'Storage after 10k single writes, before and after 
   await probe(afterDefault, 2);
   log(`storage: after maintenance ${(afterDefault.diskBytes / 2 ** 20).toFixed(1)} MB, ${afterDefault.versions} versions, ${afterDefault.fragments} fragments`);
 
-  // The 10-minute pruning margin protects readers in other processes (FACTS.md). Once it has passed,
+  // The 10-minute pruning margin protects readers in other processes (docs/lancedb.md#version-cleanup-and-readers). Once it has passed,
   // the next maintenance prunes everything older; margin 0 shows that state now. Safe here only
   // because no other process has this store open.
   sub.dispose();
@@ -152,7 +152,7 @@ void runBenchmark('storage', 'Storage after 10k single writes, before and after 
     target: 'Disk after 10k writes and maintenance within 3× the raw data size',
     measured: `${round2(steady.diskBytes / 2 ** 20)} MB = ${steady.ratioToRaw}× raw once old versions are pruned; ${afterDefault.ratioToRaw}× right after maintenance (versions of the last 10 min kept); ${before.ratioToRaw}× before it${written < n ? ` — after ${written} of ${n} writes (time box)` : ''}`,
     met: steady.ratioToRaw <= 3 && written === n,
-    ...(afterDefault.ratioToRaw > 3 ? { cause: `right after the writes, maintenance keeps every version younger than 10 minutes (the pruning margin that protects readers in other processes, FACTS.md), so their data files stay on disk until a maintenance runs after the margin` } : {}),
+    ...(afterDefault.ratioToRaw > 3 ? { cause: `right after the writes, maintenance keeps every version younger than 10 minutes (the pruning margin that protects readers in other processes, docs/lancedb.md#version-cleanup-and-readers), so their data files stay on disk until a maintenance runs after the margin` } : {}),
   }];
   notes.push('Raw data size = the bytes of every column value (UTF-8 strings, 384 float32, 8-byte numbers) of the rows in the table, without any file format overhead or index.');
   return {

@@ -1,4 +1,4 @@
-// Fails when the layering of DESIGN.md is broken: src/core must never import 'vscode', the core must
+// Fails when the layering of docs/architecture.md#layers is broken: src/core must never import 'vscode', the core must
 // not import the adapters, and only src/core/concurrency may import proper-lockfile (one write path).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';

@@ -123,7 +123,7 @@ export const round2 = (x: number) => Math.round(x * 100) / 100;
 export const round3 = (x: number) => Math.round(x * 1000) / 1000;
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** A target from DESIGN.md and whether this run met it. `cause` says why not (or what qualifies a pass). */
+/** A target from docs/architecture.md#targets and whether this run met it. `cause` says why not (or what qualifies a pass). */
 export interface TargetCheck {
   target: string;
   measured: string;

@@ -4,7 +4,7 @@ import { EnrichJob, enrichmentPatch, type Enricher } from '../../src/core/upgrad
 import { scanCandidates } from '../../src/core/upgrade/scan';
 
 /**
- * The naive upgrader of LESSONS.md §1 — the behaviour that stalled agents in memory-lancedb-pro
+ * The naive upgrader of docs/lessons.md#no-llm-call-under-the-lock — the behaviour that stalled agents in memory-lancedb-pro
  * (#632) — kept ONLY as a benchmark baseline; it must never reach src/. Per entry: take the
  * cross-process lock (the real StoreLock, with a deadline), read the row, call the enricher (the
  * LLM) while holding the lock, write that one row, release, and immediately go for the next entry.

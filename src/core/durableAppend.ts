@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 
 /**
  * Appends JSONL records so that a crash can lose at most the tail being written and never corrupt
- * the next append (LESSONS.md §4): a torn last line is closed with a newline first, and the file is
+ * the next append (docs/lessons.md#durable-dead-letters): a torn last line is closed with a newline first, and the file is
  * fsync'd before returning, so a caller told "kept" can rely on it.
  */
 export async function appendJsonLines(path: string, lines: string[]): Promise<void> {

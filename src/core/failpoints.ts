@@ -1,6 +1,6 @@
 /**
  * Named seams where a test can make a process pause, throw or die at an exact point, so
- * cross-process races are reproduced deterministically instead of with sleeps (LESSONS.md §3).
+ * cross-process races are reproduced deterministically instead of with sleeps (docs/lessons.md#failpoints-not-sleeps).
  *
  * Armed only through the environment variable MEMORY_LANE_FAILPOINTS, e.g.
  *   MEMORY_LANE_FAILPOINTS="lock.afterAcquire=pause:500;store.afterCommit=kill"

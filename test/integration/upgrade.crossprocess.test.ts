@@ -99,7 +99,7 @@ test('upgrade of 3000 legacy rows in one process while the plugin writes in anot
   assert.ok(racedSurvivors.length >= 40);
   assert.ok(result.concurrentWrites >= racedSurvivors.length, `the ${racedSurvivors.length} rows bumped between Phase 1 and Phase 2 were merged, not overwritten (checked above)`);
   // Generous, because the machine is shared; what must never come back is the original bug's
-  // seconds-long waits (FACTS.md: p95 6.2 s, max 28 s with a lock per entry).
+  // seconds-long waits (docs/lancedb.md#lock-per-row-vs-per-batch: p95 6.2 s, max 28 s with a lock per entry).
   assert.ok(durP95 <= Math.max(10 * idleP95, idleP95 + 1000), `p95 during ${durP95.toFixed(1)} ms vs idle ${idleP95.toFixed(1)} ms`);
   assert.ok(durMax < 5000, `max during ${durMax.toFixed(1)} ms`);
 });

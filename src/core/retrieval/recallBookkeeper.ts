@@ -29,8 +29,7 @@ export interface BookkeepingFlush {
  * (`metadata.last_injected_at`). Recall only bumps an in-memory tally (no I/O, never slows recall);
  * every `debounceMs` the tally becomes one batch of commuting patches — `increment` and `raiseTo`,
  * merged onto each row at commit time under the lock — at background priority, so it never delays
- * an interactive write and never loses a count to another process's concurrent recall (LESSONS.md §1,
- * "stale snapshot"). `close()` flushes what is pending; a failed flush is kept by the store's
+ * an interactive write and never loses a count to another process's concurrent recall (docs/lessons.md#stale-snapshot). `close()` flushes what is pending; a failed flush is kept by the store's
  * dead-letter queue, not retried here (a retry plus a replay would count twice).
  */
 export class RecallBookkeeper implements Disposable {

@@ -29,7 +29,7 @@ export interface DeadLetterListing {
 }
 
 /**
- * Durable record of writes that could not be committed (LESSONS.md §4). Append-only across
+ * Durable record of writes that could not be committed (docs/lessons.md#durable-dead-letters). Append-only across
  * processes: each record is one line written with O_APPEND and fsync'd before the caller is told;
  * a replay appends a resolution line instead of rewriting the file, so concurrent appends by other
  * processes can never be lost by a rewrite.

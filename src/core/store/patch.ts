@@ -2,7 +2,7 @@ import type { MemoryRecord } from './schema';
 
 /**
  * A change to one memory, by id. Patches name only what they change and are merged onto the row as
- * it is *at commit time*, never onto a snapshot taken earlier (LESSONS.md §1, "stale snapshot").
+ * it is *at commit time*, never onto a snapshot taken earlier (docs/lessons.md#stale-snapshot).
  */
 export interface MemoryPatch {
   id: string;

@@ -1,5 +1,5 @@
 /**
- * The background upgrader's public API (DESIGN.md "upgrade/"), for the CLI, the MCP server and the
+ * The background upgrader's public API (docs/architecture.md#the-upgrader), for the CLI, the MCP server and the
  * extension. Everything here runs without an editor.
  */
 import { ExclusiveJobLock } from '../concurrency/jobLock';

@@ -4,7 +4,7 @@ import { parseMetadata, type SmartMetadata } from '../store/schema';
 export interface ScanResult {
   /** Rows looked at. */
   scanned: number;
-  /** Ids of rows that need the job, sorted (rows are always processed in id order, DESIGN.md). */
+  /** Ids of rows that need the job, sorted (rows are always processed in id order, docs/lessons.md#one-acquisition-order). */
   ids: string[];
 }
 

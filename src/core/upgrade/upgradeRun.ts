@@ -111,7 +111,7 @@ export interface UpgradeResult {
 const COLUMNS = ['id', 'text', 'category', 'scope', 'importance', 'created_at', 'updated_at', 'rev', 'metadata'];
 
 /**
- * One background upgrade of a store (DESIGN.md, LESSONS.md §1), for any UpgradeJob:
+ * One background upgrade of a store (docs/architecture.md#the-upgrader, docs/lessons.md#no-llm-call-under-the-lock), for any UpgradeJob:
  *
  *   scan (ids + metadata, no limit) → per window: Phase 1 prepare with NO lock → Phase 2 write the
  *   window as bounded batches of patch intents at background priority → next window.

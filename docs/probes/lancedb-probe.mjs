@@ -1,0 +1,199 @@
+// Re-measures the LanceDB behaviours docs/lancedb.md relies on, on this machine and this version.
+// Run from the repository root after `npm ci`:  node docs/probes/lancedb-probe.mjs <probe> [options]
+// Probes: visibility | lost-updates | delete-add | fragments | prune-vs-reader | optimize-vs-writer | all
+// Each probe works in a fresh temp folder, spawns real child processes where the behaviour is about
+// other processes, and prints one JSON line of figures. Nothing here touches a Memory Lane store.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as lancedb from '@lancedb/lancedb';
+
+const self = fileURLToPath(import.meta.url);
+const lancedbVersion = () => { try { return JSON.parse(readFileSync(join(process.cwd(), 'node_modules/@lancedb/lancedb/package.json'), 'utf8')).version; } catch { return 'unknown'; } };
+const [probe = 'all', ...rest] = process.argv.slice(2);
+const opt = Object.fromEntries(rest.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')));
+const num = (k, d) => (opt[k] !== undefined ? Number(opt[k]) : d);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const DIM = 8;
+const row = (id, n = 0) => ({ id, n, vector: Array.from({ length: DIM }, (_, i) => Math.sin(i + id.length + n)) });
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN; };
+const timeMs = async (fn) => { const t = performance.now(); await fn(); return performance.now() - t; };
+const du = (dir) => readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? du(join(dir, e.name)) : statSync(join(dir, e.name)).size), 0);
+
+/** An error message without its paths and numbers, so equal failures count together. */
+const errorKey = (e) => String(e?.message ?? e).split('\n')[0].replace(/\/?(tmp|var)\/[^\s,:]*/g, '<dir>').replace(/\d+/g, 'N').slice(0, 160);
+
+/** Runs this script as a child in role `role`; resolves with its last JSON line on stdout. */
+function child(role, args) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [self, '--child', role, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LANCEDB_LOG: 'error' } });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.on('exit', (code) => { const last = out.trim().split('\n').pop(); try { resolve(JSON.parse(last)); } catch { reject(new Error(`${role} exited ${code}: ${out}`)); } });
+  });
+}
+
+async function fresh(rows) {
+  const dir = mkdtempSync(join(tmpdir(), 'lancedb-probe-'));
+  const db = await lancedb.connect(dir);
+  await db.createTable('t', rows);
+  return dir;
+}
+
+// ------------------------------------------------------------------ child roles
+const roles = {
+  async write({ dir, id }) { const t = await (await lancedb.connect(dir)).openTable('t'); await t.add([row(id)]); return { ok: true }; },
+  /** Read-modify-write of shared counters with no lock (what the store lock prevents). */
+  async rmw({ dir, ids, rounds, sql }) {
+    const t = await (await lancedb.connect(dir, { readConsistencyInterval: 0 })).openTable('t');
+    let acked = 0, errors = 0;
+    for (let r = 0; r < rounds; r++) for (const id of ids) {
+      try {
+        if (sql) await t.update({ where: `id = '${id}'`, valuesSql: { n: 'n + 1' } });
+        else {
+          const [cur] = await t.query().where(`id = '${id}'`).toArray();
+          await t.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([row(id, Number(cur.n) + 1)]);
+        }
+        acked++;
+      } catch { errors++; }
+    }
+    return { acked, errors };
+  },
+  /** Replaces one row `rounds` times either by delete+add or by mergeInsert. */
+  async replace({ dir, rounds, how }) {
+    const t = await (await lancedb.connect(dir, { readConsistencyInterval: 0 })).openTable('t');
+    for (let i = 0; i < rounds; i++) {
+      if (how === 'delete+add') { await t.delete("id = 'x'"); await t.add([row('x', i)]); }
+      else await t.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([row('x', i)]);
+    }
+    return { done: rounds };
+  },
+  async writeLoop({ dir, ms }) {
+    const t = await (await lancedb.connect(dir, { readConsistencyInterval: 0 })).openTable('t');
+    const end = Date.now() + ms; let ok = 0; const errors = {};
+    for (let i = 0; Date.now() < end; i++) {
+      try { await t.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([row(`w${i % 50}`, i)]); ok++; }
+      catch (e) { const k = errorKey(e); errors[k] = (errors[k] ?? 0) + 1; }
+    }
+    return { ok, errors };
+  },
+  /** Reads in a loop; `pinned` reads one table version throughout, as a consistent export does. */
+  async readLoop({ dir, ms, pinned }) {
+    const db = await lancedb.connect(dir, { readConsistencyInterval: 0 });
+    let t = await db.openTable('t');
+    if (pinned) t = await db.openTable('t', undefined, { version: await t.version() });
+    const end = Date.now() + ms; let ok = 0; const errors = {};
+    while (Date.now() < end) {
+      try { await t.query().limit(20).toArray(); await t.countRows(); ok++; }
+      catch (e) { const k = errorKey(e); errors[k] = (errors[k] ?? 0) + 1; }
+    }
+    return { ok, errors };
+  },
+  async optimizeLoop({ dir, ms, pruneNow }) {
+    const t = await (await lancedb.connect(dir, { readConsistencyInterval: 0 })).openTable('t');
+    const end = Date.now() + ms; let ok = 0; const errors = {};
+    while (Date.now() < end) {
+      try { await t.optimize(pruneNow ? { cleanupOlderThan: new Date() } : {}); ok++; }
+      catch (e) { const k = errorKey(e); errors[k] = (errors[k] ?? 0) + 1; }
+    }
+    return { ok, errors };
+  },
+};
+
+// ------------------------------------------------------------------ probes
+const probes = {
+  /** Does a connection see another process's commit? Default options vs readConsistencyInterval 0. */
+  async visibility() {
+    const dir = await fresh([row('a')]);
+    const dflt = await (await lancedb.connect(dir)).openTable('t');
+    const zero = await (await lancedb.connect(dir, { readConsistencyInterval: 0 })).openTable('t');
+    await dflt.countRows(); await zero.countRows();
+    await child('write', { dir, id: 'b' });
+    const seen = { default: await dflt.countRows(), readConsistencyInterval0: await zero.countRows() };
+    await dflt.checkoutLatest();
+    seen.defaultAfterCheckoutLatest = await dflt.countRows();
+    rmSync(dir, { recursive: true, force: true });
+    return { rowsExpected: 2, ...seen };
+  },
+  /** P processes increment shared counters with no lock: read-then-mergeInsert vs update(valuesSql). */
+  async 'lost-updates'() {
+    const procs = num('procs', 4), rounds = num('rounds', 10), ids = ['c0', 'c1', 'c2'];
+    const out = {};
+    for (const sql of [false, true]) {
+      const dir = await fresh(ids.map((id) => row(id, 0)));
+      const res = await Promise.all(Array.from({ length: procs }, () => child('rmw', { dir, ids, rounds, sql })));
+      const t = await (await lancedb.connect(dir)).openTable('t');
+      const rows = await t.query().toArray();
+      const total = rows.reduce((n, r) => n + Number(r.n), 0);
+      const acked = res.reduce((n, r) => n + r.acked, 0);
+      out[sql ? 'updateValuesSql' : 'readThenMergeInsert'] = { acknowledged: acked, errors: res.reduce((n, r) => n + r.errors, 0), counted: total, lost: acked - total, rows: rows.length };
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return { procs, rounds, sharedRows: ids.length, ...out };
+  },
+  /** Does a reader in another process ever miss a row that is being replaced? */
+  async 'delete-add'() {
+    const rounds = num('rounds', 60), out = {};
+    for (const how of ['delete+add', 'mergeInsert']) {
+      const dir = await fresh([row('x')]);
+      const t = await (await lancedb.connect(dir, { readConsistencyInterval: 0 })).openTable('t');
+      const writer = child('replace', { dir, rounds, how });
+      let reads = 0, misses = 0, done = false;
+      void writer.then(() => { done = true; });
+      while (!done) { reads++; if ((await t.countRows("id = 'x'")) !== 1) misses++; }
+      out[how] = { reads, misses };
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return out;
+  },
+  /** Single-row commits pile up versions and fragments; what optimize() and an index give back. */
+  async fragments() {
+    const base = num('rows', 10_000), writes = num('writes', 500);
+    const dir = await fresh(Array.from({ length: base }, (_, i) => row(`r${i}`)));
+    const t = await (await lancedb.connect(dir)).openTable('t');
+    const probeGet = async () => median(await Promise.all([0, 1, 2, 3, 4].map(async (k) => timeMs(() => t.query().where(`id = 'r${k * 7}'`).toArray()))));
+    const probeMerge = async () => median([await timeMs(() => t.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([row('r1', 1)])), await timeMs(() => t.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([row('r2', 1)])), await timeMs(() => t.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([row('r3', 1)]))]);
+    const before = { getByIdMs: await probeGet(), mergeInsert1Ms: await probeMerge(), versions: (await t.listVersions()).length, mb: du(dir) / 2 ** 20 };
+    for (let i = 0; i < writes; i++) await t.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([row(`n${i}`)]);
+    const after = { getByIdMs: await probeGet(), mergeInsert1Ms: await probeMerge(), versions: (await t.listVersions()).length, fragments: (await t.stats()).fragmentStats.numFragments, mb: du(dir) / 2 ** 20 };
+    await t.optimize();
+    const optimizedDefault = { getByIdMs: await probeGet(), versions: (await t.listVersions()).length, fragments: (await t.stats()).fragmentStats.numFragments, mb: du(dir) / 2 ** 20 };
+    await t.optimize({ cleanupOlderThan: new Date() });
+    const prunedNow = { versions: (await t.listVersions()).length, mb: du(dir) / 2 ** 20 };
+    await t.createIndex('id', { config: lancedb.Index.btree() });
+    const withBtree = { getByIdMs: await probeGet(), mergeInsert1Ms: await probeMerge() };
+    rmSync(dir, { recursive: true, force: true });
+    return { baseRows: base, singleRowWrites: writes, before, after, optimizedDefault, prunedNow, withBtree };
+  },
+  /** optimize({ cleanupOlderThan: now }) in one process while another reads and another writes. */
+  async 'prune-vs-reader'() {
+    const ms = num('ms', 8000);
+    const dir = await fresh(Array.from({ length: 200 }, (_, i) => row(`w${i}`)));
+    const [writer, reader, pinnedReader, optimizer] = await Promise.all([child('writeLoop', { dir, ms }), child('readLoop', { dir, ms }), child('readLoop', { dir, ms, pinned: true }), child('optimizeLoop', { dir, ms, pruneNow: true })]);
+    rmSync(dir, { recursive: true, force: true });
+    return { ms, writer, reader, pinnedReader, optimizer };
+  },
+  /** optimize() with the default retention in one process while another writes (no lock). */
+  async 'optimize-vs-writer'() {
+    const ms = num('ms', 8000);
+    const dir = await fresh(Array.from({ length: 200 }, (_, i) => row(`w${i}`)));
+    const [writer, optimizer] = await Promise.all([child('writeLoop', { dir, ms }), child('optimizeLoop', { dir, ms, pruneNow: false })]);
+    rmSync(dir, { recursive: true, force: true });
+    return { ms, writer, optimizer };
+  },
+};
+
+if (probe === '--child') {
+  const [role, args] = rest;
+  console.log(JSON.stringify(await roles[role](JSON.parse(args))));
+  process.exit(0);
+}
+const names = probe === 'all' ? Object.keys(probes) : [probe];
+for (const name of names) {
+  if (!probes[name]) { console.error(`unknown probe ${name}; one of: ${Object.keys(probes).join(', ')}, all`); process.exit(2); }
+  const t0 = Date.now();
+  const figures = await probes[name]();
+  console.log(JSON.stringify({ probe: name, lancedb: lancedbVersion(), node: process.version, seconds: Math.round((Date.now() - t0) / 100) / 10, ...figures }));
+}
