@@ -35,6 +35,7 @@ const fail = (why) => { failed++; console.error(`✗ ${why}`); };
 
 if (!step('type check', process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'])) fail('type check');
 if (!step('layering', process.execPath, ['scripts/check-layers.mjs'])) fail('layering');
+if (!step('tool manifest', process.execPath, ['scripts/generate-manifest-tools.mjs', '--check'])) fail('package.json languageModelTools differ from the tool contract');
 if (!step('doc references', process.execPath, ['scripts/check-doc-refs.mjs'])) fail('doc references');
 if (!step('build', process.execPath, ['esbuild.config.mjs', '--tests'])) { fail('build'); }
 else {

@@ -1,28 +1,41 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { embedderConfigFromEnv } from '../core/embedding';
 import { stderrLogger, parseLogLevel, componentLogger, type Logger } from '../core/log';
 import { MemoryService } from '../core/memoryService';
 import { defaultStorePath } from '../core/paths';
-import { memoryToolDescriptions, memoryToolHandlers, memoryToolSchemas, toolError } from './tools';
+import { checkToolInput, toolDescription, toolInputSchema, toolsFor, type ToolName } from '../core/tools/contract';
+import { memoryToolHandlers, toolError } from './tools';
 
 export const MCP_SERVER_NAME = 'memory-lane';
 const VERSION = '0.1.0';
 
-/** Registers the six memory tools on an MCP server. */
-export function createMemoryMcpServer(service: MemoryService): McpServer {
-  const server = new McpServer({ name: MCP_SERVER_NAME, version: VERSION });
+/**
+ * Serves the tool contract's MCP tools. The SDK's low-level Server rather than McpServer: McpServer
+ * checks arguments against zod schemas before a handler runs and answers a mistake with its own
+ * "MCP error -32602: Input validation error" text. Here the contract checks them, so an MCP client
+ * gets the same `E_INVALID: limit: must be an integer from 1 to 50, got 0` as a model in VS Code,
+ * and tools/list shows exactly the JSON Schema that package.json's Language Model tools declare.
+ */
+export function createMemoryMcpServer(service: MemoryService): Server {
+  const server = new Server({ name: MCP_SERVER_NAME, version: VERSION }, { capabilities: { tools: {} } });
+  const tools = toolsFor('mcp');
   const handlers = memoryToolHandlers(service);
-  for (const name of Object.keys(memoryToolSchemas) as Array<keyof typeof memoryToolSchemas>) {
-    const handler = handlers[name]!;
-    server.registerTool(name, { description: memoryToolDescriptions[name], inputSchema: memoryToolSchemas[name] }, async (args: unknown) => {
-      try {
-        return await handler(args ?? {});
-      } catch (err) {
-        return toolError(err);
-      }
-    });
-  }
+  server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: tools.map((tool) => ({ name: tool.name, description: toolDescription(tool, 'mcp'), inputSchema: toolInputSchema(tool, 'mcp') as { type: 'object' } })),
+  }));
+  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    const name = request.params.name as ToolName;
+    // An unknown tool is a protocol error (the client's list is stale), not a tool failure to show the model.
+    if (!tools.some((t) => t.name === name)) throw new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
+    try {
+      const handler = handlers[name] as (input: unknown) => ReturnType<(typeof handlers)[ToolName]>;
+      return await handler(checkToolInput(name, request.params.arguments ?? {}, 'mcp'));
+    } catch (err) {
+      return toolError(err);
+    }
+  });
   return server;
 }
 

@@ -82,6 +82,7 @@ const toolCases = (id: string): ToolCase[] => [
   ['recall: filter injection in scope', 'memory_recall', { query: 'x', scope: orTrue }, /E_INVALID: scope: .* is not a scope/],
   ['recall: SQL in category', 'memory_recall', { query: 'x', category: injection }, /E_INVALID: category: must be one of/],
   ['recall: "yes" for full', 'memory_recall', { query: 'x', full: 'yes' }, /E_INVALID: full: must be true or false, got "yes"/],
+  ['recall: a list of scopes (the parameter is scope)', 'memory_recall', { query: 'x', scopes: ['global'] }, /E_INVALID: scopes: is not expected here; expected one of query, limit, scope,/],
 
   ['update: no id', 'memory_update', { importance: 0.2 }, /E_INVALID: id: is required/],
   ['update: a number for id', 'memory_update', { id: 12345678, importance: 0.2 }, /E_INVALID: id: must be a string, got 12345678/],
@@ -98,6 +99,7 @@ const toolCases = (id: string): ToolCase[] => [
 
   ['forget: neither id nor query', 'memory_forget', {}, /E_INVALID: give either id or query/],
   ['forget: both id and query', 'memory_forget', { id, query: 'x' }, /E_INVALID: give either id or query/],
+  ['forget: confirm (the person confirms in VS Code instead)', 'memory_forget', { query: 'x', confirm: true }, /E_INVALID: confirm: is not expected here/],
   ['forget: a number for id', 'memory_forget', { id: 42 }, /E_INVALID: id: must be a string, got 42/],
   ['forget: limit 0', 'memory_forget', { query: 'x', limit: 0 }, /E_INVALID: limit: must be an integer from 1 to 20, got 0/],
   ['forget: limit 100000', 'memory_forget', { query: 'x', limit: 100000 }, /E_INVALID: limit: must be an integer from 1 to 20, got 100000/],

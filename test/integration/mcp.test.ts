@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { MemoryService } from '../../src/core/memoryService';
 import { callTool, connectMcp } from '../helpers/mcp';
 import { cli } from '../helpers/cli';
+import { repoRoot } from '../helpers/repo';
 import { deferCleanup, tempDir } from '../helpers/tempStore';
 
 test('MCP server: every tool works through the SDK client over stdio', async (t) => {
@@ -19,14 +22,14 @@ test('MCP server: every tool works through the SDK client over stdio', async (t)
   assert.equal(dup.stored, false);
   assert.ok(dup.duplicateOf);
 
-  const recalled = await callTool(client, 'memory_recall', { query: 'how do we deploy the API', scopes: ['project:api'] });
+  const recalled = await callTool(client, 'memory_recall', { query: 'how do we deploy the API', scope: 'project:api' });
   assert.equal(recalled.results[0].id, stored.id);
 
   const updated = await callTool(client, 'memory_update', { id: stored.id.slice(0, 8), importance: 0.3 });
   assert.equal(updated.memory.importance, 0.3);
   assert.equal(updated.memory.id, stored.id);
 
-  const listed = await callTool(client, 'memory_list', { scopes: ['global'] });
+  const listed = await callTool(client, 'memory_list', { scope: 'global' });
   assert.equal(listed.total, 1);
 
   const stats = await callTool(client, 'memory_stats', {});
@@ -58,6 +61,50 @@ test('MCP server: invalid arguments get a tool error naming the field, and the s
   await bad('memory_update', { id: 'nope-nope-nope', importance: 0.5 }, /E_NOT_FOUND|No memory/);
   await bad('memory_list', { category: 'gossip' }, /category/);
   assert.equal((await callTool(client, 'memory_store', { text: 'still serving' })).stored, true);
+});
+
+test('MCP server: user mistakes are E_INVALID tool errors naming the problem (forget with neither id nor query was E_INTERNAL)', async (t) => {
+  const db = tempDir(t);
+  const { client, close } = await connectMcp(db);
+  deferCleanup(t, close);
+  const refusal = async (name: string, args: Record<string, unknown>) => {
+    const r = (await client.callTool({ name, arguments: args })) as { isError?: boolean; content: Array<{ text?: string }> };
+    assert.equal(r.isError, true, `${name} ${JSON.stringify(args)} should be refused`);
+    return r.content.map((c) => c.text).join('\n');
+  };
+  assert.equal(await refusal('memory_forget', {}), 'E_INVALID: give either id or query, not both or neither');
+  assert.equal(await refusal('memory_forget', { id: 'abcdefgh', query: 'tabs' }), 'E_INVALID: give either id or query, not both or neither');
+  assert.equal(await refusal('memory_update', { id: 'abcdefgh' }), 'E_INVALID: nothing to change: give text, importance, category or scope');
+  // The schema's own checks speak the same words, not the SDK's "MCP error -32602: Input validation error".
+  assert.equal(await refusal('memory_recall', { query: 'x', limit: 0 }), 'E_INVALID: limit: must be an integer from 1 to 50, got 0');
+  assert.equal(await refusal('memory_store', {}), 'E_INVALID: text: is required');
+  assert.match(await refusal('memory_recall', { query: 'x', scopes: ['global'] }), /^E_INVALID: scopes: is not expected here; expected one of query, limit, scope,/);
+  assert.equal(await refusal('memory_list', { limit: 101 }), 'E_INVALID: limit: must be an integer from 1 to 100, got 101');
+  assert.equal(await refusal('memory_forget', { query: 'x', limit: 21 }), 'E_INVALID: limit: must be an integer from 1 to 20, got 21');
+  assert.match(await refusal('memory_store', { text: 'x', scope: "x' OR 1=1" }), /^E_INVALID: scope: .* is not a scope/);
+});
+
+test('MCP tools/list and package.json\'s languageModelTools agree on names, limits and parameters of every tool they share', async (t) => {
+  const db = tempDir(t);
+  const { client, close } = await connectMcp(db);
+  deferCleanup(t, close);
+  type Schema = { type?: string; properties?: Record<string, Record<string, unknown>>; required?: string[] };
+  const mcp = new Map((await client.listTools()).tools.map((tool) => [tool.name, tool.inputSchema as Schema]));
+  const lm = new Map((JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')).contributes.languageModelTools as Array<{ name: string; inputSchema: Schema }>).map((tool) => [tool.name, tool.inputSchema]));
+  const shared = [...lm.keys()].filter((name) => mcp.has(name));
+  assert.deepEqual(shared, [...lm.keys()], 'every Language Model tool is also an MCP tool');
+  assert.deepEqual([...mcp.keys()].filter((name) => !lm.has(name)), ['memory_stats'], 'MCP alone has memory_stats');
+  // Where the adapters differ by design: an MCP client confirms a forget by query with confirm: true.
+  const onlyMcp: Record<string, string[]> = { memory_forget: ['confirm'] };
+  const limits = (schema: Record<string, unknown>) => Object.fromEntries(Object.entries(schema).filter(([key]) => key !== 'description'));
+  for (const name of shared) {
+    const a = mcp.get(name)!, b = lm.get(name)!;
+    assert.deepEqual(Object.keys(a.properties!).filter((key) => !onlyMcp[name]?.includes(key)), Object.keys(b.properties!), `${name}: parameter names`);
+    assert.deepEqual(a.required ?? [], b.required ?? [], `${name}: required parameters`);
+    for (const key of Object.keys(b.properties!)) assert.deepEqual(limits(a.properties![key]!), limits(b.properties![key]!), `${name}.${key}: type, limits, default and values`);
+  }
+  assert.equal(lm.get('memory_list')!.properties!.limit!.maximum, 100);
+  assert.equal(lm.get('memory_forget')!.properties!.limit!.maximum, 20);
 });
 
 test('four MCP servers storing concurrently while `memory-lane upgrade` runs: every acknowledged store is found and verify is ok', async (t) => {

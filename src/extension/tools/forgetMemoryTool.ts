@@ -1,18 +1,12 @@
 import * as vscode from 'vscode';
-import { errorMessage, MemoryLaneError } from '../../core/errors';
+import { errorMessage } from '../../core/errors';
+import { TOOL_LIMITS, type ForgetToolInput } from '../../core/tools/contract';
 import { Tools } from '../ids';
 import { preview } from './format';
 import { MemoryTool } from './memoryTool';
 
-export interface ForgetMemoryInput {
-  /** A memory id (or a unique prefix of at least 8 characters). */
-  id?: string;
-  /** Forget the memories this search finds (at most `limit`, default 5). */
-  query?: string;
-  limit?: number;
-}
-
-const QUERY_LIMIT = 5;
+/** No `confirm`: the person confirms in VS Code's dialog, which prepareInvocation fills. */
+export type ForgetMemoryInput = Omit<ForgetToolInput, 'confirm'>;
 
 /**
  * `memory_forget`: deletes memories, always after the person confirms. prepareInvocation reads
@@ -20,6 +14,7 @@ const QUERY_LIMIT = 5;
  */
 export class ForgetMemoryTool extends MemoryTool<ForgetMemoryInput> {
   static readonly id = Tools.forget;
+  protected readonly name = ForgetMemoryTool.id;
 
   async prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<ForgetMemoryInput>): Promise<vscode.PreparedToolInvocation> {
     const problem = this.inputProblem(options.input);
@@ -34,7 +29,7 @@ export class ForgetMemoryTool extends MemoryTool<ForgetMemoryInput> {
         const m = await service.get(id);
         message.appendMarkdown(`An agent wants to delete memory \`${m.id}\` (${m.category}, ${m.scope}):\n\n`).appendText(`“${preview(m.text, 300)}”`);
       } else if (query && service) {
-        const r = await service.forgetByQuery(query, { confirm: false, limit: options.input.limit ?? QUERY_LIMIT, scopes: undefined });
+        const r = await service.forgetByQuery(query, { confirm: false, limit: options.input.limit ?? TOOL_LIMITS.forgetByQuery.default });
         title = r.candidates.length === 1 ? 'Forget 1 memory?' : `Forget ${r.candidates.length} memories?`;
         message.appendMarkdown('An agent wants to delete the memories matching ').appendText(`“${preview(query, 80)}”`).appendMarkdown(':\n\n');
         for (const c of r.candidates) message.appendMarkdown(`- \`${c.id}\` `).appendText(preview(c.text, 100)).appendMarkdown('\n');
@@ -51,15 +46,14 @@ export class ForgetMemoryTool extends MemoryTool<ForgetMemoryInput> {
   }
 
   async invoke(options: vscode.LanguageModelToolInvocationOptions<ForgetMemoryInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
-    return this.run(ForgetMemoryTool.id, options.input, token, async () => {
+    return this.run(options.input, token, async () => {
       const { id, query } = options.input;
-      if (!id === !query) throw new MemoryLaneError('E_INVALID', 'give either id or query, not both or neither');
       const service = await this.connection.service();
       if (id) {
         const r = await service.forget(id);
         return r.deleted ? `Forgot [${r.id}].` : `Nothing to forget: [${r.id}] was already gone.`;
       }
-      const r = await service.forgetByQuery(query!, { confirm: true, limit: options.input.limit ?? QUERY_LIMIT });
+      const r = await service.forgetByQuery(query!, { confirm: true, limit: options.input.limit ?? TOOL_LIMITS.forgetByQuery.default });
       const failed = r.failed.length ? ` ${r.failed.length} could not be deleted: ${r.failed.map((f) => `[${f.id}] ${f.reason}`).join('; ')}` : '';
       return r.deleted.length ? `Forgot ${r.deleted.length}: ${r.deleted.map((d) => `[${d}]`).join(', ')}.${failed}` : `No memory matched; nothing was deleted.${failed}`;
     });

@@ -1,22 +1,16 @@
 import * as vscode from 'vscode';
-import type { ListSort } from '../../core/memoryService';
+import { TOOL_LIMITS, type ListToolInput } from '../../core/tools/contract';
 import { Tools } from '../ids';
 import { formatList, preview } from './format';
 import { MemoryTool } from './memoryTool';
 
-export interface ListMemoriesInput {
-  /** `all` (default: workspace + global), `workspace`, `global`, or a scope such as `project:api`. */
-  scope?: string;
-  category?: string | string[];
-  legacy?: boolean;
-  sort?: ListSort;
-  limit?: number;
-  offset?: number;
-}
+/** `scope`: `all` (default: workspace + global), `workspace`, `global`, or a scope such as `project:api`. */
+export type ListMemoriesInput = ListToolInput;
 
 /** `memory_list`: pages through memories, newest first, with filters. */
 export class ListMemoriesTool extends MemoryTool<ListMemoriesInput> {
   static readonly id = Tools.list;
+  protected readonly name = ListMemoriesTool.id;
 
   prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<ListMemoriesInput>): vscode.PreparedToolInvocation {
     const { scope } = this.fields(options.input);
@@ -24,10 +18,10 @@ export class ListMemoriesTool extends MemoryTool<ListMemoriesInput> {
   }
 
   async invoke(options: vscode.LanguageModelToolInvocationOptions<ListMemoriesInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
-    return this.run(ListMemoriesTool.id, options.input, token, async () => {
+    return this.run(options.input, token, async () => {
       const service = await this.connection.service();
       const { category, legacy, sort, offset } = options.input;
-      const page = await service.list({ scopes: this.scopes(options.input.scope) ?? this.connection.scopes, category, legacy, sort, offset, limit: options.input.limit ?? 20 });
+      const page = await service.list({ scopes: this.scopes(options.input.scope), category, legacy, sort, offset, limit: options.input.limit ?? TOOL_LIMITS.list.default });
       return formatList(page.items, page.total, page.offset, this.connection.workspaceScope);
     });
   }

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { errorCode, errorMessage, MemoryLaneError } from '../../core/errors';
+import { errorCode, errorMessage } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import { validateScope } from '../../core/store/validation';
-import { describeProblems, schemaProblems, type ValueSchema } from '../manifestSchema';
+import { checkToolInput, toolContract, toolInputProblem, toolInputSchema, toolScope, toolScopes, type ToolName } from '../../core/tools/contract';
+import type { ValueSchema } from '../manifestSchema';
 import type { StoreConnection } from '../storeConnection';
 
 /**
@@ -13,30 +13,39 @@ import type { StoreConnection } from '../storeConnection';
  * vscode-pull-request-github).
  */
 export abstract class MemoryTool<T> implements vscode.LanguageModelTool<T> {
-  /** `schema`: the tool's `inputSchema` from package.json. VS Code does not enforce it; `run` does. */
-  constructor(protected readonly connection: StoreConnection, protected readonly log: Logger, private readonly schema: ValueSchema = { type: 'object' }) {}
+  /** The tool's name in the contract (and package.json). */
+  protected abstract readonly name: ToolName;
+
+  /**
+   * `declared`: the tool's `inputSchema` from package.json, what the model was shown (generated
+   * from the tool contract, and checked to match it). VS Code does not enforce it; `run` does.
+   */
+  constructor(protected readonly connection: StoreConnection, protected readonly log: Logger, private readonly declared?: ValueSchema) {}
+
+  private get schema(): ValueSchema {
+    return this.declared ?? toolInputSchema(toolContract(this.name)!, 'lm');
+  }
 
   abstract invoke(options: vscode.LanguageModelToolInvocationOptions<T>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult>;
 
   /**
-   * Why `input` does not fit the tool's schema (`text: must be a string, got 42`), or undefined. A
-   * model sees the schema but may still send anything: a string for a number, `"false"` for a
-   * boolean (which would be truthy), a limit the description never offered.
+   * Why `input` is not a valid call (`text: must be a string, got 42`, `give either id or query…`),
+   * or undefined. A model sees the schema but may still send anything: a string for a number,
+   * `"false"` for a boolean (which would be truthy), a limit the description never offered.
    */
   protected inputProblem(input: unknown): string | undefined {
-    const problems = schemaProblems(input, this.schema);
-    return problems.length ? describeProblems(problems, 'input') : undefined;
+    return toolInputProblem(toolContract(this.name)!, input, 'lm', this.schema)?.message;
   }
 
   /** Checks the input, then runs the tool body; a failure is logged and rethrown with its stable code for the model. */
-  protected async run(name: string, input: T, token: vscode.CancellationToken, body: (signal: AbortSignal) => Promise<string>): Promise<vscode.LanguageModelToolResult> {
+  protected async run(input: T, token: vscode.CancellationToken, body: (signal: AbortSignal) => Promise<string>): Promise<vscode.LanguageModelToolResult> {
+    const name = this.name;
     const controller = new AbortController();
     const sub = token.onCancellationRequested(() => controller.abort(new vscode.CancellationError()));
     const started = Date.now();
     try {
       if (token.isCancellationRequested) throw new vscode.CancellationError();
-      const problem = this.inputProblem(input);
-      if (problem) throw new MemoryLaneError('E_INVALID', problem);
+      checkToolInput(name, input, 'lm', this.schema);
       const text = await body(controller.signal);
       this.log.debug(`${name} answered in ${Date.now() - started} ms`);
       return new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(text)]);
@@ -54,19 +63,13 @@ export abstract class MemoryTool<T> implements vscode.LanguageModelTool<T> {
     return input !== null && typeof input === 'object' && !Array.isArray(input) ? input : {};
   }
 
-  /**
-   * `workspace` means this window's workspace scope (global without a folder); anything else must
-   * be a scope, checked here so an error names the model's field (`scope`, not the core's `scopes[0]`).
-   */
+  /** `workspace` means this window's workspace scope (global without a folder). */
   protected scope(value: string | undefined): string | undefined {
-    if (value === undefined) return undefined;
-    if (value === 'workspace') return this.connection.workspaceScope ?? 'global';
-    return validateScope(value, 'scope');
+    return toolScope(value, { workspace: this.connection.workspaceScope ?? 'global' });
   }
 
-  /** Scopes to search: `all` means every scope this window can see (workspace + global). */
-  protected scopes(value: string | undefined): string[] | undefined {
-    if (value === undefined || value === 'all') return undefined;
-    return [this.scope(value)!];
+  /** Scopes to search: `all` (or none) means every scope this window can see (workspace + global). */
+  protected scopes(value: string | undefined): string[] {
+    return toolScopes(value, { workspace: this.connection.workspaceScope ?? 'global' }) ?? this.connection.scopes;
   }
 }

@@ -1,31 +1,26 @@
 import * as vscode from 'vscode';
+import { TOOL_LIMITS, type RecallToolInput } from '../../core/tools/contract';
 import { Tools } from '../ids';
 import { formatRecall, preview } from './format';
 import { MemoryTool } from './memoryTool';
 
-export interface RecallMemoryInput {
-  query: string;
-  limit?: number;
-  category?: string | string[];
-  /** `all` (default: workspace + global), `workspace`, `global`, or a scope such as `project:api`. */
-  scope?: string;
-  /** Full texts instead of the upgraded one-sentence abstracts. */
-  full?: boolean;
-}
+/** `scope`: `all` (default: workspace + global), `workspace`, `global`, or a scope such as `project:api`. */
+export type RecallMemoryInput = RecallToolInput;
 
 /** `memory_recall`: the memories most relevant to a query, as quoted data with their ids. */
 export class RecallMemoryTool extends MemoryTool<RecallMemoryInput> {
   static readonly id = Tools.recall;
+  protected readonly name = RecallMemoryTool.id;
 
   prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<RecallMemoryInput>): vscode.PreparedToolInvocation {
     return { invocationMessage: `Recalling memories about “${preview(this.fields(options.input).query ?? '', 80)}”` };
   }
 
   async invoke(options: vscode.LanguageModelToolInvocationOptions<RecallMemoryInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
-    return this.run(RecallMemoryTool.id, options.input, token, async (signal) => {
+    return this.run(options.input, token, async (signal) => {
       const service = await this.connection.service();
-      const { query, limit, category, full } = options.input;
-      const r = await service.recall(query, { limit, category, full, scopes: this.scopes(options.input.scope), signal });
+      const { query, limit, category, full, minScore } = options.input;
+      const r = await service.recall(query, { limit: limit ?? TOOL_LIMITS.recall.default, category, full, minScore, scopes: this.scopes(options.input.scope), signal });
       return formatRecall(query, r.results, this.connection.workspaceScope, r.notes);
     });
   }

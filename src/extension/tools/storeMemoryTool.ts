@@ -1,21 +1,16 @@
 import * as vscode from 'vscode';
+import type { StoreToolInput } from '../../core/tools/contract';
 import { Tools } from '../ids';
 import { preview, scopeLabel } from './format';
 import { MemoryTool } from './memoryTool';
 
-export interface StoreMemoryInput {
-  text: string;
-  category?: string;
-  importance?: number;
-  /** `workspace` (default), `global`, or a scope such as `project:api`. */
-  scope?: string;
-  id?: string;
-  force?: boolean;
-}
+/** `scope`: `workspace` (default), `global`, or a scope such as `project:api`. */
+export type StoreMemoryInput = StoreToolInput;
 
 /** `memory_store`: keeps a fact, preference, decision or lesson for later sessions. */
 export class StoreMemoryTool extends MemoryTool<StoreMemoryInput> {
   static readonly id = Tools.store;
+  protected readonly name = StoreMemoryTool.id;
 
   prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<StoreMemoryInput>): vscode.PreparedToolInvocation {
     const input = this.fields(options.input);
@@ -24,7 +19,7 @@ export class StoreMemoryTool extends MemoryTool<StoreMemoryInput> {
   }
 
   async invoke(options: vscode.LanguageModelToolInvocationOptions<StoreMemoryInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
-    return this.run(StoreMemoryTool.id, options.input, token, async (signal) => {
+    return this.run(options.input, token, async (signal) => {
       const service = await this.connection.service();
       const { text, category, importance, id, force } = options.input;
       const r = await service.store({ text, category, importance, id, force, scope: this.scope(options.input.scope), signal });

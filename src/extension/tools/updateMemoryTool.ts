@@ -1,20 +1,15 @@
 import * as vscode from 'vscode';
-import { MemoryLaneError } from '../../core/errors';
+import type { UpdateToolInput } from '../../core/tools/contract';
 import { Tools } from '../ids';
 import { preview } from './format';
 import { MemoryTool } from './memoryTool';
 
-export interface UpdateMemoryInput {
-  id: string;
-  text?: string;
-  importance?: number;
-  category?: string;
-  scope?: string;
-}
+export type UpdateMemoryInput = UpdateToolInput;
 
 /** `memory_update`: corrects a memory in place (by id or a unique id prefix); other fields stay. */
 export class UpdateMemoryTool extends MemoryTool<UpdateMemoryInput> {
   static readonly id = Tools.update;
+  protected readonly name = UpdateMemoryTool.id;
 
   prepareInvocation(options: vscode.LanguageModelToolInvocationPrepareOptions<UpdateMemoryInput>): vscode.PreparedToolInvocation {
     const input = this.fields(options.input);
@@ -23,10 +18,8 @@ export class UpdateMemoryTool extends MemoryTool<UpdateMemoryInput> {
   }
 
   async invoke(options: vscode.LanguageModelToolInvocationOptions<UpdateMemoryInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
-    return this.run(UpdateMemoryTool.id, options.input, token, async (signal) => {
+    return this.run(options.input, token, async (signal) => {
       const { id, text, importance, category, scope } = options.input;
-      // Else the answer would be "Updated" for a call that changed nothing.
-      if ([text, importance, category, scope].every((v) => v === undefined)) throw new MemoryLaneError('E_INVALID', 'nothing to change: give text, importance, category or scope');
       const service = await this.connection.service();
       const m = await service.update(id, { text, importance, category, scope: this.scope(scope) }, { signal });
       return `Updated [${m.id}] (revision ${m.rev}).`;
