@@ -10,6 +10,7 @@ import type { ModeFigures, SizeFigures } from '../recall';
 import type { StoreState } from '../storage';
 import type { UpgradeFigures } from '../upgrade';
 import { QUICK, RESULTS_DIR, type BenchResult, type Summary } from './env';
+import { withLocomoSection } from './locomoReport';
 
 export interface SuiteRecord {
   startedAt: string;
@@ -185,6 +186,7 @@ export function writeReport(suite?: SuiteRecord): string {
     if (r.notes.length) lines.push('', ...r.notes.map((n) => `- ${n}`));
   }
   const path = QUICK ? join(repoRoot(), '.cache', 'BENCHMARKS.quick.md') : join(repoRoot(), 'BENCHMARKS.md');
-  writeFileSync(path, lines.join('\n') + '\n');
+  // The LoCoMo section comes from its own benchmark (npm run bench:locomo), which the suite does not run.
+  writeFileSync(path, withLocomoSection(lines.join('\n') + '\n'));
   return path;
 }
