@@ -80,7 +80,7 @@ test('without configured dimensions one probe request learns them, and no dimens
 
 test('401 names the key problem without the key, and is not retried', async (t) => {
   const { baseUrl, requests } = await stub(t, (_req, res) => reply(res, 401, { error: { message: `Incorrect API key provided: ${KEY}` } }));
-  const e = new OpenAICompatibleEmbedder({ baseUrl, model: 'm', dimensions: 8, apiKey: KEY, backoffMs: 1 });
+  const e = new OpenAICompatibleEmbedder({ baseUrl, model: 'm', dimensions: 8, apiKey: KEY });
   await assert.rejects(e.embed(['x']), (err: Error) => {
     assert.ok(err instanceof EmbeddingAuthError);
     assert.equal((err as EmbeddingAuthError).code, 'E_EMBED_AUTH');
@@ -124,7 +124,7 @@ test('a slow endpoint times out after the configured retries with a clear error'
     await new Promise((r) => setTimeout(r, 3000));
     if (!res.destroyed) reply(res, 200, embeddings(req.body.input, 8));
   });
-  const e = new OpenAICompatibleEmbedder({ baseUrl, model: 'm', dimensions: 8, timeoutMs: 150, retries: 1, backoffMs: 10 });
+  const e = new OpenAICompatibleEmbedder({ baseUrl, model: 'm', dimensions: 8, timeoutMs: 150, retries: 1 });
   const started = Date.now();
   await assert.rejects(e.embed(['x']), (err: Error) => err instanceof EmbeddingTimeoutError && /did not answer within 150 ms \(2 attempts\)/.test(err.message));
   assert.ok(Date.now() - started < 2000, `gave up in ${Date.now() - started} ms`);
@@ -141,11 +141,11 @@ test('429 and 5xx are retried with backoff (Retry-After honoured); other 4xx are
     if (n === 2) return reply(res, 503, { error: 'overloaded' });
     return reply(res, 200, embeddings(req.body.input, 8));
   });
-  const out = await new OpenAICompatibleEmbedder({ baseUrl, model: 'm', dimensions: 8, backoffMs: 5 }).embed(['x']);
+  const out = await new OpenAICompatibleEmbedder({ baseUrl, model: 'm', dimensions: 8 }).embed(['x']);
   assert.equal(out.length, 1);
   assert.equal(requests.length, 3);
   const bad = await stub(t, (_req, res) => reply(res, 400, { error: { message: 'unsupported encoding' } }));
-  await assert.rejects(new OpenAICompatibleEmbedder({ baseUrl: bad.baseUrl, model: 'm', dimensions: 8, backoffMs: 5 }).embed(['x']), (err: Error) =>
+  await assert.rejects(new OpenAICompatibleEmbedder({ baseUrl: bad.baseUrl, model: 'm', dimensions: 8 }).embed(['x']), (err: Error) =>
     err instanceof EmbeddingRequestError && /HTTP 400: unsupported encoding/.test(err.message));
   assert.equal(bad.requests.length, 1);
 });

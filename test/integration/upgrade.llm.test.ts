@@ -11,7 +11,7 @@ const KEY = 'sk-test-secret-0123456789';
 const MARKERS = ['TIMEOUT', 'ERR500', 'BADJSON', 'HUGE', 'SCHEMA', 'FLAKY'];
 
 function llm(url: string, extra: Partial<OpenAiCompatibleEnricherOptions> = {}) {
-  return new OpenAiCompatibleEnricher({ baseUrl: url, model: 'stub-model', apiKey: KEY, timeoutMs: 400, retries: 1, backoffMs: 20, maxBackoffMs: 50, concurrency: 4, breakAfterFailures: 50, maxReplyBytes: 256 * 1024, ...extra });
+  return new OpenAiCompatibleEnricher({ baseUrl: url, model: 'stub-model', apiKey: KEY, timeoutMs: 400, retries: 1, concurrency: 4, breakAfterFailures: 50, maxReplyBytes: 256 * 1024, ...extra });
 }
 
 async function seedMixed(store: Awaited<ReturnType<typeof openTestStore>>['store'], normal = 10) {
@@ -90,7 +90,7 @@ test('force re-enriches local-enriched rows with the LLM; a dead endpoint is ski
   await store.insert(Array.from({ length: 30 }, (_, i) => ({ id: `r${String(i).padStart(2, '0')}`, text: `Fact number ${i}. Details follow.`, vector: vec(i) })));
 
   // An endpoint nobody listens on: after 3 entries fail, the rest fall back at once.
-  const down = new OpenAiCompatibleEnricher({ baseUrl: 'http://127.0.0.1:9/v1', model: 'gone', timeoutMs: 300, retries: 1, backoffMs: 10, concurrency: 1, breakAfterFailures: 3 });
+  const down = new OpenAiCompatibleEnricher({ baseUrl: 'http://127.0.0.1:9/v1', model: 'gone', timeoutMs: 300, retries: 1, concurrency: 1, breakAfterFailures: 3 });
   const t0 = Date.now();
   const first = await upgradeMemories(store, { enricher: down });
   t.diagnostic(`30 entries against a dead endpoint: ${Date.now() - t0} ms, ${down.requests} requests`);

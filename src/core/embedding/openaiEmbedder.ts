@@ -1,5 +1,6 @@
-import { CancelledError, DimensionMismatchError, ValidationError, errorMessage } from '../errors';
-import { nullLogger, type Logger } from '../log';
+import { CancelledError, DimensionMismatchError, ValidationError } from '../errors';
+import { OpenAiClient, type OpenAiFailure } from '../llm/openAiClient';
+import type { Logger } from '../log';
 import { normalizeInPlace, type EmbedOptions, type Embedder } from './embedder';
 import { EmbeddingAuthError, EmbeddingModelNotFoundError, EmbeddingRequestError, EmbeddingTimeoutError } from './errors';
 
@@ -19,10 +20,8 @@ export interface OpenAICompatibleConfig {
   apiKey?: string;
   /** Per request (default 30 s). */
   timeoutMs?: number;
-  /** Retries after a 429, a 5xx, a network error or a timeout (default 3), with exponential backoff. */
+  /** Retries after a 408/409/429, a 5xx, a network error or a timeout (default 3), with the SDK's jittered exponential backoff (0.5 s doubling to 8 s; `Retry-After` up to 60 s wins). */
   retries?: number;
-  /** First backoff in ms (default 500), doubled per retry, jittered, capped at 20 s; `Retry-After` wins when given. */
-  backoffMs?: number;
   /** Texts per request (default 64). */
   maxBatchSize?: number;
   /** Characters of one input sent at most; longer texts are split into chunks whose vectors are averaged (default 24000 ≈ 6k tokens). */
@@ -39,10 +38,15 @@ export interface ChunkReport {
 }
 
 const MIN_CHUNK_CHARS = 256;
+/**
+ * A full batch of 64 vectors of 3072 floats is about 4 MB of JSON (some 20 bytes per float); the
+ * cap leaves room for larger batches and models while still refusing a server that never stops.
+ */
+const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
 /**
  * Calls an OpenAI-compatible `POST {baseUrl}/embeddings` (OpenAI, Azure-style proxies, Ollama,
- * LM Studio, vLLM, …) with Node's global fetch. Errors name what to fix (key, model, URL,
+ * LM Studio, vLLM, …) through the shared `OpenAiClient`. Errors name what to fix (key, model, URL,
  * dimension) and never include the key. Texts longer than the model's context are split into
  * chunks and their vectors averaged, and the caller is told (`onChunked`, the log).
  */
@@ -50,14 +54,9 @@ export class OpenAICompatibleEmbedder implements Embedder {
   readonly kind = 'openai' as const;
   readonly maxBatchSize: number;
   private _dim: number | undefined;
-  private readonly endpoint: string;
   private readonly timeoutMs: number;
-  private readonly retries: number;
-  private readonly backoffMs: number;
   private maxInputChars: number;
-  private readonly log: Logger;
-  /** Requests sent (for diagnostics and the batching test). */
-  requests = 0;
+  private readonly client: OpenAiClient;
   /** Called whenever texts had to be chunked; the service surfaces it in its log. */
   onChunked: ((reports: ChunkReport[]) => void) | undefined;
 
@@ -65,14 +64,23 @@ export class OpenAICompatibleEmbedder implements Embedder {
     if (typeof config.baseUrl !== 'string' || !/^https?:\/\//i.test(config.baseUrl)) throw new ValidationError('embedding.baseUrl', `must be an http(s) URL, got ${JSON.stringify(config.baseUrl)}`);
     if (typeof config.model !== 'string' || !config.model.trim()) throw new ValidationError('embedding.model', 'must name the embedding model, e.g. "text-embedding-3-small" or "nomic-embed-text"');
     if (config.dimensions !== undefined && (!Number.isInteger(config.dimensions) || config.dimensions <= 0)) throw new ValidationError('embedding.dimensions', `must be a positive integer, got ${config.dimensions}`);
-    this.endpoint = config.baseUrl.replace(/\/+$/, '') + '/embeddings';
     this._dim = config.dimensions;
     this.timeoutMs = config.timeoutMs ?? 30_000;
-    this.retries = Math.max(0, config.retries ?? 3);
-    this.backoffMs = config.backoffMs ?? 500;
     this.maxBatchSize = Math.max(1, config.maxBatchSize ?? 64);
     this.maxInputChars = Math.max(MIN_CHUNK_CHARS, config.maxInputChars ?? 24_000);
-    this.log = config.logger ?? nullLogger;
+    this.client = new OpenAiClient({
+      baseUrl: config.baseUrl,
+      ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+      timeoutMs: this.timeoutMs,
+      retries: config.retries ?? 3,
+      maxReplyBytes: MAX_REPLY_BYTES,
+      ...(config.logger ? { logger: config.logger } : {}),
+    });
+  }
+
+  /** Requests sent, retries included (for diagnostics and the batching test). */
+  get requests(): number {
+    return this.client.requests;
   }
 
   get id(): string {
@@ -89,8 +97,9 @@ export class OpenAICompatibleEmbedder implements Embedder {
     return this.config.model;
   }
 
+  /** Without credentials or query: this is what stats and the views show. */
   get baseUrl(): string {
-    return this.config.baseUrl;
+    return this.client.endpoint;
   }
 
   /** Learns the vector length from one tiny request when `dimensions` was not configured. */
@@ -118,7 +127,7 @@ export class OpenAICompatibleEmbedder implements Embedder {
       vectors.push(...await this.embedPieces(pieces.slice(i, i + this.maxBatchSize), options, reports, owner.slice(i, i + this.maxBatchSize)));
     }
     if (reports.length) {
-      this.log.warn(`embedding: ${reports.length} text(s) longer than the model's input were split into chunks and averaged (${reports.map((r) => `#${r.index}: ${r.chars} chars → ${r.chunks} chunks`).join(', ')})`);
+      this.client.log.warn(`embedding: ${reports.length} text(s) longer than the model's input were split into chunks and averaged (${reports.map((r) => `#${r.index}: ${r.chars} chars → ${r.chunks} chunks`).join(', ')})`);
       this.onChunked?.(reports);
     }
     const sums: number[][] = texts.map(() => new Array<number>(vectors[0]!.length).fill(0));
@@ -156,75 +165,53 @@ export class OpenAICompatibleEmbedder implements Embedder {
     }
   }
 
-  /** One HTTP request with timeout and retries; returns one validated vector per input. */
+  /** One request (the client retries transient failures); returns one validated vector per input. */
   private async request(inputs: string[], options: EmbedOptions): Promise<number[][]> {
+    if (options.signal?.aborted) throw new CancelledError('embedding request');
     const sendDimensions = this.config.sendDimensions ?? this.config.dimensions !== undefined;
-    const body = JSON.stringify({ model: this.config.model, input: inputs, encoding_format: 'float', ...(sendDimensions && this._dim ? { dimensions: this._dim } : {}) });
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-    if (this.config.apiKey) headers.authorization = `Bearer ${this.config.apiKey}`;
-    for (let attempt = 0; ; attempt++) {
-      if (options.signal?.aborted) throw new CancelledError('embedding request');
-      const timeout = AbortSignal.timeout(this.timeoutMs);
-      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-      let retryAfterMs: number | undefined;
-      let failure: Error;
-      try {
-        this.requests++;
-        const res = await fetch(this.endpoint, { method: 'POST', headers, body, signal });
-        const text = await res.text();
-        if (res.ok) return this.parse(text, inputs.length);
-        const detail = errorDetail(text);
-        if (res.status === 401 || res.status === 403) throw new EmbeddingAuthError(res.status, this.config.baseUrl, detail);
-        if (res.status === 404) throw new EmbeddingModelNotFoundError(this.config.model, this.config.baseUrl, detail);
-        if (isContextLengthError(res.status, detail)) throw new ContextLengthError(detail);
-        if (res.status !== 429 && res.status < 500) throw new EmbeddingRequestError(`The embedding endpoint ${this.config.baseUrl} refused the request (HTTP ${res.status}${detail ? `: ${detail}` : ''})`, res.status);
-        retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-        failure = new EmbeddingRequestError(`The embedding endpoint ${this.config.baseUrl} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`, res.status);
-      } catch (err) {
-        if (options.signal?.aborted) throw new CancelledError('embedding request');
-        if (err instanceof EmbeddingAuthError || err instanceof EmbeddingModelNotFoundError || err instanceof ContextLengthError || err instanceof DimensionMismatchError) throw err;
-        if (err instanceof EmbeddingRequestError && err.status !== undefined && err.status !== 429 && err.status < 500) throw err;
-        if (err instanceof EmbeddingRequestError && err.status === undefined) throw err; // malformed response: retrying will not help
-        if (timeout.aborted) {
-          failure = new EmbeddingTimeoutError(this.timeoutMs, this.config.baseUrl, attempt + 1);
-        } else if (!(err instanceof EmbeddingRequestError)) {
-          failure = new EmbeddingRequestError(`Cannot reach the embedding endpoint ${this.config.baseUrl}: ${networkReason(err)}`, undefined, { cause: err });
-        } else {
-          failure = err;
-        }
+    const result = await this.client.embeddings({ model: this.config.model, input: inputs, ...(sendDimensions && this._dim ? { dimensions: this._dim } : {}) }, options.signal);
+    if (!result.ok) throw this.failureError(result.failure, result.attempts);
+    return this.parse(result.value, inputs.length);
+  }
+
+  /** What to fix, in this layer's error classes. */
+  private failureError(failure: OpenAiFailure, attempts: number): Error {
+    const at = this.client.endpoint;
+    switch (failure.kind) {
+      case 'cancelled': return new CancelledError('embedding request');
+      case 'timeout': return new EmbeddingTimeoutError(this.timeoutMs, at, attempts);
+      case 'network': return new EmbeddingRequestError(`Cannot reach the embedding endpoint ${at}: ${failure.reason}${attemptsNote(attempts)}`);
+      case 'too-large': return new EmbeddingRequestError(`The embedding endpoint ${at} sent a reply larger than ${failure.limit} bytes; refused`);
+      case 'invalid-json': return new EmbeddingRequestError(`The embedding endpoint ${at} returned something that is not JSON: ${failure.sample}`);
+      case 'http': {
+        const { status, detail } = failure;
+        if (status === 401 || status === 403) return new EmbeddingAuthError(status, at, detail);
+        if (status === 404) return new EmbeddingModelNotFoundError(this.config.model, at, detail);
+        if (isContextLengthError(status, detail)) return new ContextLengthError(detail);
+        return failure.retryable
+          ? new EmbeddingRequestError(`The embedding endpoint ${at} answered HTTP ${status}${detail ? `: ${detail}` : ''}${attemptsNote(attempts)}`, status)
+          : new EmbeddingRequestError(`The embedding endpoint ${at} refused the request (HTTP ${status}${detail ? `: ${detail}` : ''})`, status);
       }
-      if (attempt >= this.retries) {
-        throw failure instanceof EmbeddingTimeoutError ? new EmbeddingTimeoutError(this.timeoutMs, this.config.baseUrl, attempt + 1) : failure;
-      }
-      const backoff = retryAfterMs ?? Math.min(20_000, this.backoffMs * 2 ** attempt) * (0.75 + Math.random() * 0.5);
-      this.log.debug(`embedding request failed (${errorMessage(failure)}); retry ${attempt + 1}/${this.retries} in ${Math.round(backoff)} ms`);
-      await sleep(backoff, options.signal);
     }
   }
 
   private dimensionError(actual: number): DimensionMismatchError {
     const err = new DimensionMismatchError(this._dim!, actual, 'embedding');
-    err.message = `The embedding model "${this.config.model}" at ${this.config.baseUrl} returned vectors of dimension ${actual}, but dimension ${this._dim} was expected. `
+    err.message = `The embedding model "${this.config.model}" at ${this.client.endpoint} returned vectors of dimension ${actual}, but dimension ${this._dim} was expected. `
       + `Set the embedding dimensions to ${actual} (a store whose vectors have another dimension must then be re-embedded), or choose a model that produces ${this._dim}.`;
     return err;
   }
 
-  private parse(text: string, expected: number): number[][] {
-    let json: { data?: Array<{ embedding?: unknown; index?: number }> };
-    try {
-      json = JSON.parse(text) as typeof json;
-    } catch {
-      throw new EmbeddingRequestError(`The embedding endpoint ${this.config.baseUrl} returned something that is not JSON: ${text.slice(0, 120)}`);
-    }
-    const data = json?.data;
+  private parse(reply: unknown, expected: number): number[][] {
+    const data = (reply as { data?: Array<{ embedding?: unknown; index?: number }> } | undefined)?.data;
     if (!Array.isArray(data) || data.length !== expected) {
-      throw new EmbeddingRequestError(`The embedding endpoint ${this.config.baseUrl} returned ${Array.isArray(data) ? data.length : 'no'} embeddings for ${expected} inputs`);
+      throw new EmbeddingRequestError(`The embedding endpoint ${this.client.endpoint} returned ${Array.isArray(data) ? data.length : 'no'} embeddings for ${expected} inputs`);
     }
     const ordered = [...data].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
     return ordered.map((d, i) => {
       const e = d.embedding;
       if (!Array.isArray(e) || e.length === 0 || e.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
-        throw new EmbeddingRequestError(`The embedding endpoint ${this.config.baseUrl} returned an invalid embedding at index ${i} (expected an array of finite numbers; base64 encoding is not supported)`);
+        throw new EmbeddingRequestError(`The embedding endpoint ${this.client.endpoint} returned an invalid embedding at index ${i} (expected an array of finite numbers; base64 encoding is not supported)`);
       }
       this._dim ??= e.length;
       if (e.length !== this._dim) throw this.dimensionError(e.length);
@@ -257,33 +244,6 @@ export function splitText(text: string, maxChars: number): string[] {
   return out;
 }
 
-/** The server's own error message, shortened; servers put it in `error.message`, `error`, `detail` or `message`. */
-function errorDetail(body: string): string {
-  let msg = body;
-  try {
-    const j = JSON.parse(body) as { error?: { message?: string } | string; detail?: string; message?: string };
-    msg = (typeof j.error === 'object' ? j.error?.message : j.error) ?? j.detail ?? j.message ?? body;
-  } catch { /* not JSON: use the text */ }
-  return String(msg).replace(/\s+/g, ' ').replace(/(sk|Bearer)[-_ ][A-Za-z0-9_-]{8,}/g, '$1-…').trim().slice(0, 300);
-}
-
-function parseRetryAfter(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.min(20_000, Math.max(0, seconds * 1000));
-  const at = Date.parse(value);
-  return Number.isFinite(at) ? Math.min(20_000, Math.max(0, at - Date.now())) : undefined;
-}
-
-function networkReason(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ? `${cause.code}${cause.message ? ` (${cause.message})` : ''}` : errorMessage(err);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(timer); reject(new CancelledError('embedding request')); };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+function attemptsNote(attempts: number): string {
+  return attempts > 1 ? ` (after ${attempts} attempts)` : '';
 }

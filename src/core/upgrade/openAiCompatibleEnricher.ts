@@ -1,3 +1,6 @@
+import { CancelledError } from '../errors';
+import { OpenAiClient, type OpenAiFailure } from '../llm/openAiClient';
+import type { Logger } from '../log';
 import { EnrichmentError, type Enricher, type Enrichment, type EnrichmentInput } from './enricher';
 import { DEFAULT_REPLY_LIMITS, ENRICHMENT_JSON_SCHEMA, enrichmentMessages, parseEnrichmentReply, type ReplyLimits } from './enrichmentReply';
 
@@ -9,10 +12,8 @@ export interface OpenAiCompatibleEnricherOptions {
   apiKey?: string;
   /** Per request. */
   timeoutMs?: number;
-  /** Extra attempts after a timeout, a network error, 408, 429 or 5xx. */
+  /** Extra attempts after a timeout, a network error, 408, 409, 429 or 5xx, with the SDK's jittered exponential backoff (0.5 s doubling to 8 s; `Retry-After` up to 60 s wins). */
   retries?: number;
-  backoffMs?: number;
-  maxBackoffMs?: number;
   /** Entries in flight at once. */
   concurrency?: number;
   /** A reply body larger than this is cut off and refused (a runaway model must not exhaust memory). */
@@ -27,41 +28,30 @@ export interface OpenAiCompatibleEnricherOptions {
   cooldownMs?: number;
   limits?: Partial<ReplyLimits>;
   maxInputChars?: number;
+  /** Retries are logged at debug; lines never contain the key. */
+  logger?: Logger;
 }
-
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve, reject) => {
-  if (signal.aborted) return reject(signal.reason);
-  const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
-  const onAbort = () => { clearTimeout(timer); reject(signal.reason); };
-  signal.addEventListener('abort', onAbort, { once: true });
-});
 
 /** Enrichment through any OpenAI-compatible `/chat/completions` endpoint (OpenAI, Azure-compatible proxies, Ollama, LM Studio, vLLM…). */
 export class OpenAiCompatibleEnricher implements Enricher {
   readonly provider = 'openai-compatible';
   readonly model: string;
   readonly concurrency: number;
-  private readonly url: string;
-  private readonly o: Required<Omit<OpenAiCompatibleEnricherOptions, 'apiKey' | 'limits'>> & { apiKey?: string; limits: ReplyLimits };
+  private readonly client: OpenAiClient;
+  private readonly o: Required<Omit<OpenAiCompatibleEnricherOptions, 'apiKey' | 'limits' | 'logger'>> & { limits: ReplyLimits };
   private consecutiveFailures = 0;
   private openUntil = 0;
   private lastFailure = '';
-  /** Requests sent (including retries); for progress and tests. */
-  requests = 0;
 
   constructor(options: OpenAiCompatibleEnricherOptions) {
     if (!/^https?:\/\//i.test(options.baseUrl)) throw new EnrichmentError(`enrichment endpoint ${JSON.stringify(options.baseUrl)} is not an http(s) URL`);
     if (!options.model?.trim()) throw new EnrichmentError('an enrichment model name is required for the openai-compatible provider');
     this.model = options.model;
-    this.url = options.baseUrl.replace(/\/+$/, '') + '/chat/completions';
     this.o = {
       baseUrl: options.baseUrl,
       model: options.model,
-      apiKey: options.apiKey,
       timeoutMs: options.timeoutMs ?? 30_000,
       retries: options.retries ?? 2,
-      backoffMs: options.backoffMs ?? 500,
-      maxBackoffMs: options.maxBackoffMs ?? 8_000,
       concurrency: options.concurrency ?? 4,
       maxReplyBytes: options.maxReplyBytes ?? 256 * 1024,
       structuredOutput: options.structuredOutput ?? 'json_schema',
@@ -71,6 +61,19 @@ export class OpenAiCompatibleEnricher implements Enricher {
       maxInputChars: options.maxInputChars ?? 12_000,
     };
     this.concurrency = Math.max(1, this.o.concurrency);
+    this.client = new OpenAiClient({
+      baseUrl: options.baseUrl,
+      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+      timeoutMs: this.o.timeoutMs,
+      retries: this.o.retries,
+      maxReplyBytes: this.o.maxReplyBytes,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  }
+
+  /** Requests sent (including retries); for progress and tests. */
+  get requests(): number {
+    return this.client.requests;
   }
 
   async enrich(input: EnrichmentInput, signal: AbortSignal): Promise<Enrichment> {
@@ -79,7 +82,7 @@ export class OpenAiCompatibleEnricher implements Enricher {
     }
     let content: string;
     try {
-      content = await this.requestWithRetries(input, signal);
+      content = await this.request(input, signal);
     } catch (err) {
       if (signal.aborted) throw err;
       if (err instanceof EnrichmentError && err.transport) {
@@ -95,115 +98,36 @@ export class OpenAiCompatibleEnricher implements Enricher {
     return { ...parsed.value, confidence: parsed.value.confidence ?? 0.7, provider: this.provider, model: this.model };
   }
 
-  private async requestWithRetries(input: EnrichmentInput, signal: AbortSignal): Promise<string> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.requestOnce(input, signal);
-      } catch (err) {
-        if (signal.aborted) throw err;
-        if (!(err instanceof EnrichmentError) || !err.retryable || attempt >= this.o.retries) {
-          if (err instanceof EnrichmentError && attempt > 0) throw new EnrichmentError(`${err.reason} (after ${attempt + 1} attempts)`, { transport: err.transport, cause: err });
-          throw err;
-        }
-        const backoff = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** attempt) * (0.5 + Math.random() * 0.5);
-        await sleep(Math.min(this.o.maxBackoffMs, Math.max(backoff, err.retryAfterMs ?? 0)), signal);
-      }
-    }
-  }
-
-  private async requestOnce(input: EnrichmentInput, signal: AbortSignal): Promise<string> {
-    this.requests++;
-    const body: Record<string, unknown> = {
+  /** One entry's request (the client retries transient failures); its reply content, or an EnrichmentError saying why not. */
+  private async request(input: EnrichmentInput, signal: AbortSignal): Promise<string> {
+    const result = await this.client.chat({
       model: this.model,
       temperature: 0,
       messages: enrichmentMessages(input, this.o.maxInputChars),
-    };
-    if (this.o.structuredOutput === 'json_schema') {
-      body.response_format = { type: 'json_schema', json_schema: { name: 'memory_enrichment', strict: true, schema: ENRICHMENT_JSON_SCHEMA } };
-    } else if (this.o.structuredOutput === 'json_object') {
-      body.response_format = { type: 'json_object' };
-    }
-    const timeout = AbortSignal.timeout(this.o.timeoutMs);
-    const combined = AbortSignal.any([signal, timeout]);
-    let res: Response;
-    try {
-      res = await fetch(this.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json', ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}) },
-        body: JSON.stringify(body),
-        signal: combined,
-      });
-    } catch (err) {
-      if (signal.aborted) throw err;
-      if (timeout.aborted) throw new EnrichmentError(`timed out after ${this.o.timeoutMs} ms`, { retryable: true, transport: true });
-      throw new EnrichmentError(`cannot reach the endpoint (${networkReason(err)})`, { retryable: true, transport: true });
-    }
-    let text: string;
-    try {
-      text = await readCapped(res, this.o.maxReplyBytes);
-    } catch (err) {
-      if (signal.aborted) throw err;
-      if (err instanceof EnrichmentError) throw err;
-      if (timeout.aborted) throw new EnrichmentError(`timed out after ${this.o.timeoutMs} ms while reading the reply`, { retryable: true, transport: true });
-      throw new EnrichmentError(`reply interrupted (${networkReason(err)})`, { retryable: true, transport: true });
-    }
-    if (!res.ok) {
-      const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
-      const detail = errorDetail(text);
-      const retryAfter = Number(res.headers.get('retry-after'));
-      throw new EnrichmentError(`HTTP ${res.status}${res.status === 401 || res.status === 403 ? ' (check the API key)' : ''}${detail ? `: ${detail}` : ''}`, {
-        retryable,
-        transport: true,
-        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
-      });
-    }
-    let reply: { choices?: Array<{ message?: { content?: unknown; refusal?: unknown }; finish_reason?: string }> };
-    try {
-      reply = JSON.parse(text) as typeof reply;
-    } catch {
-      throw new EnrichmentError(`endpoint returned invalid JSON: ${JSON.stringify(text.slice(0, 60))}`);
-    }
-    const choice = reply?.choices?.[0];
-    if (typeof choice?.message?.refusal === 'string' && choice.message.refusal) throw new EnrichmentError(`model refused: ${choice.message.refusal.slice(0, 120)}`);
-    if (choice?.finish_reason === 'length') throw new EnrichmentError('reply was cut off at the token limit (finish_reason "length")');
-    if (typeof choice?.message?.content !== 'string') throw new EnrichmentError('reply has no choices[0].message.content');
-    return choice.message.content;
+      ...(this.o.structuredOutput === 'json_schema' ? { responseFormat: { type: 'json_schema' as const, name: 'memory_enrichment', schema: ENRICHMENT_JSON_SCHEMA } } : {}),
+      ...(this.o.structuredOutput === 'json_object' ? { responseFormat: { type: 'json_object' as const } } : {}),
+    }, signal);
+    if (!result.ok) throw this.failureError(result.failure, result.attempts);
+    const { content, refusal, finishReason } = result.value;
+    if (typeof refusal === 'string' && refusal) throw new EnrichmentError(`model refused: ${this.client.redact(refusal.slice(0, 120))}`);
+    if (finishReason === 'length') throw new EnrichmentError('reply was cut off at the token limit (finish_reason "length")');
+    if (typeof content !== 'string') throw new EnrichmentError('reply has no choices[0].message.content');
+    return content;
   }
-}
 
-async function readCapped(res: Response, maxBytes: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel().catch(() => {});
-    throw new EnrichmentError(`reply too large (${declared} bytes; the limit is ${maxBytes})`);
-  }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw new EnrichmentError(`reply too large (more than ${maxBytes} bytes)`);
+  /** `transport`: the endpoint could not be used (counts towards skipping it); `retryable`: a transient kind, already retried by the client. */
+  private failureError(failure: OpenAiFailure, attempts: number): Error {
+    const after = attempts > 1 ? ` (after ${attempts} attempts)` : '';
+    switch (failure.kind) {
+      case 'cancelled': return new CancelledError('enrichment request');
+      case 'timeout': return new EnrichmentError(`timed out after ${this.o.timeoutMs} ms${after}`, { retryable: true, transport: true });
+      case 'network': return new EnrichmentError(`cannot reach the endpoint (${failure.reason})${after}`, { retryable: true, transport: true });
+      case 'too-large': return new EnrichmentError(failure.declared === undefined ? `reply too large (more than ${failure.limit} bytes)` : `reply too large (${failure.declared} bytes; the limit is ${failure.limit})`);
+      case 'invalid-json': return new EnrichmentError(`endpoint returned invalid JSON: ${JSON.stringify(failure.sample.slice(0, 60))}`);
+      case 'http': {
+        const { status, detail } = failure;
+        return new EnrichmentError(`HTTP ${status}${status === 401 || status === 403 ? ' (check the API key)' : ''}${detail ? `: ${detail}` : ''}${after}`, { retryable: failure.retryable, transport: true });
+      }
     }
-    chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function networkReason(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
-}
-
-function errorDetail(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
-    const msg = typeof parsed.error === 'string' ? parsed.error : parsed.error?.message ?? parsed.message;
-    if (typeof msg === 'string') return msg.slice(0, 160);
-  } catch { /* not JSON */ }
-  return body.replace(/\s+/g, ' ').trim().slice(0, 160);
 }
