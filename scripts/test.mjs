@@ -1,6 +1,6 @@
 // `npm test`: type check, layering check, build, unit + integration tests (node:test, real LanceDB,
 // real child processes), then the end-to-end suite in a real VS Code. Prints one closing line
-// "N passed, N failed" over everything. `--no-e2e` / `--only=unit|integration|e2e` for local loops.
+// "N passed, N failed" over everything. `--no-e2e` / `--only=unit|integration|perf|e2e` for local loops.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +31,21 @@ function testFiles(dir) {
 }
 
 let passed = 0, failed = 0;
+
+/** Runs node:test on `files` (one at a time: real LanceDB stores and child processes), counts the results, returns the TAP text. */
+function nodeTests(name, files, suffix) {
+  mkdirSync('test-results', { recursive: true });
+  const tap = `test-results/node-test${suffix}${testOut === 'out' ? '' : '-' + testOut.replace(/[^a-z0-9]+/gi, '-')}.tap`;
+  step(name, process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000',
+    '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
+    { env: { ...process.env, LANCEDB_LOG: process.env.LANCEDB_LOG ?? 'error' } });
+  const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
+  const p = Number(/^# pass (\d+)/m.exec(text)?.[1] ?? 0), f = Number(/^# fail (\d+)/m.exec(text)?.[1] ?? 0);
+  const c = Number(/^# cancelled (\d+)/m.exec(text)?.[1] ?? 0);
+  passed += p; failed += f + c;
+  if (!text) fail(`${name}: node --test produced no results`);
+  return text;
+}
 const fail = (why) => { failed++; console.error(`✗ ${why}`); };
 
 if (!step('type check', process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'])) fail('type check');
@@ -40,17 +55,14 @@ if (!step('doc references', process.execPath, ['scripts/check-doc-refs.mjs'])) f
 if (!step('build', process.execPath, ['esbuild.config.mjs', '--tests'])) { fail('build'); }
 else {
   const files = [...(want('unit') ? testFiles(`${testOut}/test/unit`) : []), ...(want('integration') ? testFiles(`${testOut}/test/integration`) : [])];
-  if (files.length) {
-    mkdirSync('test-results', { recursive: true });
-    const tap = `test-results/node-test${testOut === 'out' ? '' : '-' + testOut.replace(/[^a-z0-9]+/gi, '-')}.tap`;
-    step('unit + integration tests', process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000',
-      '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
-      { env: { ...process.env, LANCEDB_LOG: process.env.LANCEDB_LOG ?? 'error' } });
-    const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
-    const p = Number(/^# pass (\d+)/m.exec(text)?.[1] ?? 0), f = Number(/^# fail (\d+)/m.exec(text)?.[1] ?? 0);
-    const c = Number(/^# cancelled (\d+)/m.exec(text)?.[1] ?? 0);
-    passed += p; failed += f + c;
-    if (!text) fail('node --test produced no results');
+  if (files.length) nodeTests('unit + integration tests', files, '');
+  // Timed tests: generous bounds as assertions; their figures (the t.diagnostic lines) are printed after
+  // them. Claims about speed belong in bench/ with their protocol.
+  const perf = want('perf') ? testFiles(`${testOut}/test/perf`) : [];
+  if (perf.length) {
+    const tap = nodeTests('perf tests (generous bounds; figures below)', perf, '-perf');
+    const figures = tap.split('\n').filter((l) => /^\s+# (?!Subtest)/.test(l) && !/^\s+# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) /.test(l)).map((l) => l.trim().slice(2));
+    console.log(['', 'perf figures:', ...figures.map((f) => `  ${f}`)].join('\n'));
   }
   if (want('e2e')) {
     const e2e = 'scripts/e2e/run.mjs';

@@ -1,4 +1,5 @@
-import { planUpserts, type MemoryStore } from '../../src/core/store/memoryStore';
+import type { MemoryStore } from '../../src/core/store/memoryStore';
+import { planUpserts } from '../../src/core/store/commitPlan';
 import { toRawRow } from '../../src/core/store/schema';
 import { EnrichJob, enrichmentPatch, type Enricher } from '../../src/core/upgrade';
 import { scanCandidates } from '../../src/core/upgrade/scan';

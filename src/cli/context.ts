@@ -1,6 +1,7 @@
 import { defaultStorePath } from '../core/paths';
 import { parseLogLevel, stderrLogger, type Logger } from '../core/log';
-import { MemoryStore, type MemoryStoreOptions } from '../core/store/memoryStore';
+import { resolveLockSettings, type LockSettings } from '../core/defaults';
+import { lockStoreOptions, MemoryStore, type MemoryStoreOptions } from '../core/store/memoryStore';
 import { MemoryService } from '../core/memoryService';
 import { embedderConfigFromEnv } from '../core/embedding';
 import type { CliOutput } from './output';
@@ -11,18 +12,24 @@ export class CliContext {
   private store: MemoryStore | undefined;
   private service: MemoryService | undefined;
 
-  constructor(readonly dbPath: string, readonly out: CliOutput, verbose: boolean) {
+  constructor(readonly dbPath: string, readonly out: CliOutput, verbose: boolean, readonly locks: LockSettings = resolveLockSettings()) {
     this.logger = stderrLogger(verbose ? 'debug' : parseLogLevel(process.env.MEMORY_LANE_LOG, 'warn'));
   }
 
-  static fromOptions(options: { db?: string; json?: boolean; verbose?: boolean }, out: CliOutput): CliContext {
-    return new CliContext(options.db ? defaultStorePath({ MEMORY_LANE_DB: options.db }) : defaultStorePath(), out, !!options.verbose);
+  static fromOptions(options: { db?: string; json?: boolean; verbose?: boolean; lockTimeout?: string; lockBackgroundTimeout?: string; lockStale?: string }, out: CliOutput): CliContext {
+    // Flags over MEMORY_LANE_LOCK_* over the defaults; a bad value is an error naming the flag.
+    const locks = resolveLockSettings(
+      { writeTimeoutMs: options.lockTimeout, backgroundTimeoutMs: options.lockBackgroundTimeout, staleMs: options.lockStale },
+      process.env,
+      { writeTimeoutMs: '--lock-timeout', backgroundTimeoutMs: '--lock-background-timeout', staleMs: '--lock-stale' },
+    );
+    return new CliContext(options.db ? defaultStorePath({ MEMORY_LANE_DB: options.db }) : defaultStorePath(), out, !!options.verbose, locks);
   }
 
   /** Opens the existing store (commands that only read or repair must not create one by accident). */
   async openStore(options: MemoryStoreOptions = {}): Promise<MemoryStore> {
     if (this.service) return this.service.memoryStore;
-    this.store ??= await MemoryStore.open(this.dbPath, { create: false, logger: this.logger, ...options });
+    this.store ??= await MemoryStore.open(this.dbPath, { create: false, logger: this.logger, ...lockStoreOptions(this.locks), ...options });
     return this.store;
   }
 
@@ -40,6 +47,7 @@ export class CliContext {
         source: 'cli',
         create: options.create ?? false,
         vectorIndex: { auto: false },
+        storeOptions: lockStoreOptions(this.locks),
         ...(options.scopes?.length ? { defaultScopes: options.scopes } : {}),
       });
     }

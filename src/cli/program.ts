@@ -6,8 +6,9 @@ import { registerTransferCommands } from './commands/transfer';
 import { registerMemoryCommands } from './commands/memories';
 import { registerUpgradeCommand } from './commands/upgrade';
 import { registerMcpCommand } from './commands/mcp';
+import { PRODUCT_VERSION } from '../core/version';
+import { LOCK_DEFAULTS, LOCK_ENV } from '../core/defaults';
 
-const VERSION = '0.1.0';
 
 /**
  * `memory-lane [--db DIR] <command> [options] [--json]`. Each command module registers its
@@ -20,10 +21,13 @@ export async function runCli(argv: string[]): Promise<number> {
   let ctx: CliContext | undefined;
   const program = new Command('memory-lane')
     .description('Long-term memory for AI agents: the same LanceDB store the VS Code extension and MCP servers use.')
-    .version(VERSION)
+    .version(PRODUCT_VERSION)
     .option('--db <dir>', 'store folder (default: $MEMORY_LANE_DB or ~/.memory-lane/store)')
     .option('--json', 'print exactly one JSON document on stdout')
     .option('-v, --verbose', 'debug logs on stderr')
+    .option('--lock-timeout <ms>', `how long a write waits for the store lock (default $${LOCK_ENV.writeTimeoutMs} or ${LOCK_DEFAULTS.writeTimeoutMs})`)
+    .option('--lock-background-timeout <ms>', `how long background work waits for the store lock (default $${LOCK_ENV.backgroundTimeoutMs} or ${LOCK_DEFAULTS.backgroundTimeoutMs})`)
+    .option('--lock-stale <ms>', `a lock holder silent this long is taken over (default $${LOCK_ENV.staleMs} or ${LOCK_DEFAULTS.staleMs})`)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

@@ -95,3 +95,31 @@ export function errorMessage(err: unknown): string {
 export function errorCode(err: unknown): string {
   return err instanceof MemoryLaneError ? err.code : (err as NodeJS.ErrnoException)?.code ?? 'E_INTERNAL';
 }
+
+/** The store's own bookkeeping (`store.json`, the table's layout) is unreadable or unusable. */
+export class StoreMetaError extends MemoryLaneError {
+  constructor(message: string) {
+    super('E_STORE_META', message);
+  }
+}
+
+/** A file handed to an import or restore is not in the format it claims. */
+export class FormatError extends MemoryLaneError {
+  constructor(message: string) {
+    super('E_FORMAT', message);
+  }
+}
+
+/** A memory kept changing under a read-modify-write; trying again is the remedy. */
+export class ConcurrentChangeError extends MemoryLaneError {
+  constructor(message: string) {
+    super('E_CONFLICT', message);
+  }
+}
+
+/** Vectors are needed and no embedder can make them. */
+export class NoEmbedderError extends MemoryLaneError {
+  constructor(message: string) {
+    super('E_NO_EMBEDDER', message);
+  }
+}

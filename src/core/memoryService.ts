@@ -1,8 +1,9 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { CachingEmbedder } from './embedding/cachingEmbedder';
 import type { Embedder, EmbedderInfo } from './embedding/embedder';
 import { EmbedderMismatchError } from './embedding/errors';
 import { createEmbedder, describeEmbedder, embedderFromId, type EmbedderConfig } from './embedding/factory';
-import { DimensionMismatchError, IdConflictError, MemoryLaneError, NotFoundError, ValidationError, errorMessage } from './errors';
+import { ConcurrentChangeError, DimensionMismatchError, IdConflictError, MemoryLaneError, NotFoundError, StoreUnavailableError, ValidationError, WriteFailedError, errorMessage } from './errors';
 import { Emitter, type Event } from './events';
 import type { Disposable } from './lifecycle';
 import { componentLogger, nullLogger, type Logger } from './log';
@@ -235,9 +236,6 @@ export type MemoryChange = { kind: 'stored' | 'updated' | 'forgotten'; ids: stri
 const MAX_QUERY_BYTES = 16 * 1024;
 const MIN_PREFIX = 8;
 const UPDATE_ATTEMPTS = 3;
-/** Control characters other than tab, LF and CR: binary data or terminal escapes, not memory text. */
-// eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 /**
  * The memory plugin: what the CLI, the MCP server and the VS Code Language Model tools call.
@@ -361,7 +359,7 @@ export class MemoryService implements Disposable {
   async store(input: StoreInput): Promise<StoreResult> {
     this.assertOpen();
     if (!input || typeof input !== 'object') throw new ValidationError('memory', 'must be an object with at least a text');
-    const text = checkText(input.text, 'text');
+    const text = validateText(input.text, 'text');
     const id = input.id === undefined ? undefined : validateId(input.id, 'id');
     const scope = validateScope(input.scope ?? this.defaultStoreScope, 'scope');
     const category = validateCategory(input.category ?? 'cases', 'category');
@@ -378,8 +376,13 @@ export class MemoryService implements Disposable {
         return { status: 'duplicate', id: dup.record.id, duplicateOf: dup.record.id, similarity: dup.similarity, existing: toView(dup.record) };
       }
     }
-    const [result] = await this.memoryStore.insert([{ id, text, vector: vector!, scope, category, importance, metadata }], { priority: 'interactive', label: 'store memory' });
-    if (!result || result.status === 'failed') throw new MemoryLaneError('E_WRITE_FAILED', `Storing the memory failed: ${result && 'error' in result ? result.error : 'no result'}`);
+    const insert = (rowId: string) => this.memoryStore.insert([{ id: rowId, text, vector: vector!, scope, category, importance, metadata }], { priority: 'interactive', label: 'store memory' });
+    // Without a client id, the id comes from the content: a store that timed out on the lock sits in
+    // the dead-letter queue with this id, so the agent's retry and a later replay land as one memory.
+    let [result] = await insert(id ?? contentId(scope, text));
+    // That id already names a memory whose text was changed since: this one is new after all.
+    if (result?.status === 'conflict' && id === undefined) [result] = await insert(randomUUID());
+    if (!result || result.status === 'failed') throw new WriteFailedError(`Storing the memory failed: ${result && 'error' in result ? result.error : 'no result'}`, undefined);
     if (result.status === 'conflict') throw new IdConflictError(result.id);
     if (result.status === 'inserted') {
       this._onDidChange.fire({ kind: 'stored', ids: [result.id] });
@@ -440,7 +443,7 @@ export class MemoryService implements Disposable {
     this.assertOpen();
     if (!changes || typeof changes !== 'object') throw new ValidationError('changes', 'must be an object');
     const set: MemoryPatch['set'] = {};
-    const text = changes.text === undefined ? undefined : checkText(changes.text, 'text');
+    const text = changes.text === undefined ? undefined : validateText(changes.text, 'text');
     if (changes.importance !== undefined) set.importance = validateImportance(changes.importance, 'importance');
     if (changes.category !== undefined) set.category = validateCategory(changes.category, 'category');
     if (changes.scope !== undefined) set.scope = validateScope(changes.scope, 'scope');
@@ -462,9 +465,9 @@ export class MemoryService implements Disposable {
       const [r] = await this.memoryStore.patch([patch], { priority: 'interactive', label: 'update memory' });
       if (r!.status === 'applied') break;
       if (r!.status === 'missing') throw new NotFoundError(current.id);
-      if (r!.status === 'failed') throw new MemoryLaneError('E_WRITE_FAILED', `Updating ${current.id} failed: ${r!.error}`);
+      if (r!.status === 'failed') throw new WriteFailedError(`Updating ${current.id} failed: ${r!.error}`, undefined);
       // stale: someone changed the text since we read it; re-read and re-embed against their version.
-      if (attempt >= UPDATE_ATTEMPTS) throw new MemoryLaneError('E_CONFLICT', `Memory ${current.id} kept changing while it was being updated; try again`);
+      if (attempt >= UPDATE_ATTEMPTS) throw new ConcurrentChangeError(`Memory ${current.id} kept changing while it was being updated; try again`);
       const fresh = await this.memoryStore.get(current.id);
       if (!fresh) throw new NotFoundError(current.id);
       current = fresh;
@@ -482,7 +485,7 @@ export class MemoryService implements Disposable {
     this.assertOpen();
     const target = await this.resolve(idOrPrefix);
     const [r] = await this.memoryStore.delete([target.id], { priority: 'interactive', label: 'forget memory' });
-    if (r!.status === 'failed') throw new MemoryLaneError('E_WRITE_FAILED', `Forgetting ${target.id} failed: ${r!.error}`);
+    if (r!.status === 'failed') throw new WriteFailedError(`Forgetting ${target.id} failed: ${r!.error}`, undefined);
     if (r!.status === 'deleted') this._onDidChange.fire({ kind: 'forgotten', ids: [target.id] });
     return { id: target.id, deleted: r!.status === 'deleted' };
   }
@@ -594,7 +597,7 @@ export class MemoryService implements Disposable {
   // ------------------------------------------------------------------------------ helpers
 
   private assertOpen(): void {
-    if (this.closing) throw new MemoryLaneError('E_STORE_UNAVAILABLE', 'The memory service is closed');
+    if (this.closing) throw new StoreUnavailableError('The memory service is closed');
   }
 
   private writableEmbedder(): Embedder {
@@ -643,14 +646,10 @@ export class AmbiguousIdError extends MemoryLaneError {
 
 // ------------------------------------------------------------------------------ pure helpers
 
-function checkText(value: unknown, field: string): string {
-  const text = validateText(value, field);
-  const m = CONTROL_RE.exec(text);
-  if (m) {
-    const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
-    throw new ValidationError(field, `contains the control character U+${code} at position ${m.index}; memories are text (tabs and newlines are fine), not binary data or terminal escapes`);
-  }
-  return text;
+/** A memory's id when the client gives none: UUID-shaped, from its scope and text. */
+export function contentId(scope: string, text: string): string {
+  const h = createHash('sha256').update(`${scope}\n${text}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 function checkQuery(value: unknown): string {

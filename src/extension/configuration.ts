@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { LOCK_DEFAULTS, UPGRADE_DEFAULTS, type LockSettings } from '../core/defaults';
 import type { Logger } from '../core/log';
 import { Disposable } from './disposable';
 import { Commands } from './ids';
@@ -33,11 +34,11 @@ export interface Settings {
 
 const DEFAULTS: Settings = {
   storePath: '',
-  'lock.writeTimeoutMs': 5000,
-  'lock.backgroundTimeoutMs': 60000,
-  'lock.staleMs': 10000,
-  'upgrade.batchSize': 200,
-  'upgrade.concurrency': 4,
+  'lock.writeTimeoutMs': LOCK_DEFAULTS.writeTimeoutMs,
+  'lock.backgroundTimeoutMs': LOCK_DEFAULTS.backgroundTimeoutMs,
+  'lock.staleMs': LOCK_DEFAULTS.staleMs,
+  'upgrade.batchSize': UPGRADE_DEFAULTS.batchSize,
+  'upgrade.concurrency': UPGRADE_DEFAULTS.concurrency,
   'enrichment.provider': 'local',
   'enrichment.endpoint': '',
   'enrichment.model': '',
@@ -104,6 +105,11 @@ export class Configuration extends Disposable {
   }
 
   /** True when `e` touches any of the given keys or sections (`'embedding'` covers `embedding.*`). */
+  /** The lock settings, as every process this window starts must share them. */
+  lockSettings(): LockSettings {
+    return { writeTimeoutMs: this.get('lock.writeTimeoutMs'), backgroundTimeoutMs: this.get('lock.backgroundTimeoutMs'), staleMs: this.get('lock.staleMs') };
+  }
+
   changed(e: vscode.ConfigurationChangeEvent, ...keys: Array<SettingKey | 'lock' | 'upgrade' | 'enrichment' | 'embedding' | 'statusBar'>): boolean {
     return keys.some((k) => e.affectsConfiguration(`${SECTION}.${k}`));
   }

@@ -16,6 +16,7 @@ import { defaultScopes, workspaceScope } from './scopes';
 import type { ApiKeys } from './secrets';
 import { locateStore, type StoreLocation } from './storeLocation';
 import { StoreWatcher } from './storeWatcher';
+import { lockStoreOptions } from '../core/store/memoryStore';
 
 /** A change to the memories: one this window made, or `external` (another process committed). */
 export type MemoriesChange = MemoryChange | { kind: 'external' };
@@ -121,13 +122,7 @@ export class StoreConnection extends Disposable {
       logger: this.log,
       defaultScopes: this.scopes,
       source: 'vscode',
-      storeOptions: {
-        lockStaleMs: this.config.get('lock.staleMs'),
-        queue: {
-          interactiveDeadlineMs: this.config.get('lock.writeTimeoutMs'),
-          backgroundDeadlineMs: this.config.get('lock.backgroundTimeoutMs'),
-        },
-      },
+      storeOptions: lockStoreOptions(this.config.lockSettings()),
     }).catch((err: unknown) => {
       // "is a file, not a folder", "Cannot create the store folder …": say which setting chose that folder.
       if (errorCode(err) === 'E_STORE_UNAVAILABLE' && this.config.get('storePath').trim()) throw this.unavailable('', err);

@@ -1,31 +1,18 @@
-import { existsSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import { LOCK_DIR, LOCK_OWNER, StoreLock } from '../core/concurrency/storeLock';
-import { errorMessage, type LockHolderInfo } from '../core/errors';
-import type { Logger } from '../core/log';
-import { MEMORIES_TABLE } from '../core/store/schema';
-import { upgradeStatus } from '../core/upgrade';
+import { errorMessage } from '../core/errors';
+import { componentLogger, type Logger } from '../core/log';
+import { StoreActivity, type StoreLockView } from '../core/storeActivity';
 import { Disposable } from './disposable';
 import { Throttle } from './throttle';
 
-/** The store lock and the upgrade job as any process sees them (read from the files beside the store). */
-export interface StoreLockView {
-  held: boolean;
-  holder?: LockHolderInfo;
-  /** The holder's pid is gone (same host only): the next writer takes the lock over. */
-  stale?: boolean;
-  upgrade: { running: boolean; holder?: LockHolderInfo };
-}
+export type { StoreLockView };
 
 const IDLE: StoreLockView = { held: false, upgrade: { running: false } };
 
 /**
- * Notices what OTHER processes do to the store without polling it: a non-recursive `fs.watch` of
- * the store folder sees the lock owner record and lock folder come and go (another window, the CLI
- * or an MCP server taking the lock) and the upgrade job's lock files; a second watch of the table's
- * `_versions` folder sees every commit (a new manifest per LanceDB version). Bursts are coalesced;
- * only then is the owner record read. Until the store folder exists, its parent is watched for it.
+ * The window's view of what OTHER processes do to the store (another window, the CLI, an MCP server
+ * taking the lock; an upgrade; commits), from the core's `StoreActivity` watches: no polling. Bursts
+ * of file events are coalesced; only then are the owner records read.
  */
 export class StoreWatcher extends Disposable {
   private readonly _onDidChangeLock = this._register(new vscode.EventEmitter<StoreLockView>());
@@ -35,8 +22,7 @@ export class StoreWatcher extends Disposable {
   /** Some process committed to the table (throttled). */
   readonly onDidCommit = this._onDidCommit.event;
 
-  private watchers: FSWatcher[] = [];
-  private lock: StoreLock | undefined;
+  private activity: StoreActivity | undefined;
   private _state: StoreLockView = IDLE;
   private reading: Promise<void> | undefined;
   private readAgain = false;
@@ -70,50 +56,16 @@ export class StoreWatcher extends Disposable {
   }
 
   private start(): void {
-    this.lock = new StoreLock(this.dir);
-    if (!existsSync(this.dir)) {
-      // Wait for the folder to appear (the first write of any process creates it).
-      this.tryWatch(dirname(this.dir), (name) => {
-        if (name === basename(this.dir) && existsSync(this.dir)) this.refresh();
-      });
-      return;
-    }
-    const lockFiles = new Set([LOCK_OWNER, LOCK_DIR, 'upgrade.job.lock', 'upgrade.job.owner.json']);
-    this.tryWatch(this.dir, (name) => {
-      if (!name || lockFiles.has(name) || name.startsWith(`${LOCK_OWNER}.`)) this.lockThrottle.schedule();
-      if (name === `${MEMORIES_TABLE}.lance`) this.watchVersions();
-    });
-    this.watchVersions();
+    this.activity = new StoreActivity(this.dir, {
+      onLockChange: () => this.lockThrottle.schedule(),
+      onCommit: () => this.commitThrottle.schedule(),
+    }, componentLogger(this.log, 'lock'));
     this.lockThrottle.schedule();
   }
 
-  private versionsWatched = false;
-
-  private watchVersions(): void {
-    if (this.versionsWatched) return;
-    const versions = join(this.dir, `${MEMORIES_TABLE}.lance`, '_versions');
-    if (!existsSync(versions)) return;
-    this.versionsWatched = this.tryWatch(versions, () => this.commitThrottle.schedule());
-  }
-
-  private tryWatch(path: string, onEvent: (name: string | null) => void): boolean {
-    try {
-      const w = watch(path, { persistent: false }, (_event, name) => onEvent(name ? String(name) : null));
-      w.on('error', (err) => {
-        this.log.debug(`[lock] watching ${path} stopped: ${errorMessage(err)}`);
-        w.close();
-      });
-      this.watchers.push(w);
-      return true;
-    } catch (err) {
-      this.log.debug(`[lock] cannot watch ${path}: ${errorMessage(err)}`);
-      return false;
-    }
-  }
-
   private stop(): void {
-    for (const w of this.watchers.splice(0)) w.close();
-    this.versionsWatched = false;
+    this.activity?.dispose();
+    this.activity = undefined;
   }
 
   /** Reads the owner records once per burst of file events (never on a timer). */
@@ -125,16 +77,10 @@ export class StoreWatcher extends Disposable {
     this.reading = (async () => {
       do {
         this.readAgain = false;
-        const lock = this.lock;
-        if (!lock) return;
+        const activity = this.activity;
+        if (!activity) return;
         try {
-          const [status, upgrade] = await Promise.all([lock.status(), upgradeStatus({ dir: this.dir })]);
-          const next: StoreLockView = {
-            held: status.held,
-            ...(status.holder ? { holder: status.holder } : {}),
-            ...(status.stale !== undefined ? { stale: status.stale } : {}),
-            upgrade: { running: upgrade.running, ...(upgrade.holder ? { holder: upgrade.holder } : {}) },
-          };
+          const next = await activity.lockView();
           if (JSON.stringify(next) !== JSON.stringify(this._state)) {
             this._state = next;
             this._onDidChangeLock.fire(next);

@@ -7,9 +7,11 @@ import { MemoryService } from '../core/memoryService';
 import { defaultStorePath } from '../core/paths';
 import { checkToolInput, toolDescription, toolInputSchema, toolsFor, type ToolName } from '../core/tools/contract';
 import { memoryToolHandlers, toolError } from './tools';
+import { PRODUCT_VERSION } from '../core/version';
+import { resolveLockSettings } from '../core/defaults';
+import { lockStoreOptions } from '../core/store/memoryStore';
 
 export const MCP_SERVER_NAME = 'memory-lane';
-const VERSION = '0.1.0';
 
 /**
  * Serves the tool contract's MCP tools. The SDK's low-level Server rather than McpServer: McpServer
@@ -19,7 +21,7 @@ const VERSION = '0.1.0';
  * and tools/list shows exactly the JSON Schema that package.json's Language Model tools declare.
  */
 export function createMemoryMcpServer(service: MemoryService): Server {
-  const server = new Server({ name: MCP_SERVER_NAME, version: VERSION }, { capabilities: { tools: {} } });
+  const server = new Server({ name: MCP_SERVER_NAME, version: PRODUCT_VERSION }, { capabilities: { tools: {} } });
   const tools = toolsFor('mcp');
   const handlers = memoryToolHandlers(service);
   server.setRequestHandler(ListToolsRequestSchema, () => ({
@@ -58,6 +60,9 @@ export async function runMcpServer(options: McpServerOptions = {}): Promise<void
     embedding: embedderConfigFromEnv(),
     logger: componentLogger(log, 'mcp'),
     source: 'mcp',
+    // The window that defines this server passes its lock settings (MEMORY_LANE_LOCK_*), so every
+    // process on the store agrees on deadlines and on when a holder is stale.
+    storeOptions: lockStoreOptions(resolveLockSettings({}, process.env)),
     ...(scopes?.length ? { defaultScopes: scopes } : {}),
   });
   const server = createMemoryMcpServer(service);

@@ -148,6 +148,11 @@ test('the MCP server definition starts the bundled server on this window\'s stor
   assert.deepEqual(def.args.slice(1), ['--db', api().storePath]);
   assert.ok(def.args[0]!.endsWith(join('dist', 'mcp.js')) && existsSync(def.args[0]!));
   assert.equal(def.env.MEMORY_LANE_SCOPES, `${api().workspaceScope},global`);
+  // The servers this window defines share its lock settings, so every process agrees on deadlines and staleness.
+  const settings = vscode.workspace.getConfiguration('memoryLane');
+  assert.equal(def.env.MEMORY_LANE_LOCK_WRITE_TIMEOUT_MS, String(settings.get('lock.writeTimeoutMs')));
+  assert.equal(def.env.MEMORY_LANE_LOCK_BACKGROUND_TIMEOUT_MS, String(settings.get('lock.backgroundTimeoutMs')));
+  assert.equal(def.env.MEMORY_LANE_LOCK_STALE_MS, String(settings.get('lock.staleMs')));
   // Start it exactly as VS Code would and ask it for the memory the LM tool stored.
   const env = { ...process.env } as Record<string, string | undefined>;
   for (const [k, v] of Object.entries(def.env)) env[k] = v === null ? undefined : String(v);
@@ -273,6 +278,7 @@ test('a lock timeout turns the status bar to the error background, naming the ho
   try {
     await holder.waitFor(/\[failpoint\] lock\.afterAcquire/);
     await until('the service reopened with the new deadline', async () => !!(await api().service()));
+    assert.equal((await api().mcpServerDefinitions())[0]?.env.MEMORY_LANE_LOCK_WRITE_TIMEOUT_MS, '800', 'MCP servers started from now on get the new deadline too');
     await assert.rejects(invoke('memory_store', { text: 'this write must time out behind the hung holder', force: true }), /E_LOCK_TIMEOUT.*pid/);
     const face = await until('timeout face', () => { const f = api().lockMonitor(); return f.state === 'timeout' && f; }, 2000);
     assert.equal(face.background, 'statusBarItem.errorBackground');

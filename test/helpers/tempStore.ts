@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { MemoryStore, type MemoryStoreOptions } from '../../src/core/store/memoryStore';
+import { fromRawRow, isLegacy, type MemoryRecord } from '../../src/core/store/schema';
 
 export const TEST_DIM = 8;
 
@@ -47,4 +48,10 @@ export async function openTempStore(t: TestContext, options: MemoryStoreOptions 
 /** A deterministic small vector for a number, so tests need no embedder. */
 export function vec(seed: number, dim = TEST_DIM): number[] {
   return Array.from({ length: dim }, (_, i) => Math.sin(seed * 7.31 + i * 1.7));
+}
+
+/** Every memory in the store, newest first (optionally only legacy or only upgraded ones). */
+export async function storedMemories(store: MemoryStore, filter: { legacy?: boolean } = {}): Promise<MemoryRecord[]> {
+  const all = (await store.rows(undefined)).map(fromRawRow).sort((a, b) => b.updated_at - a.updated_at || (a.id < b.id ? -1 : 1));
+  return filter.legacy === undefined ? all : all.filter((m) => isLegacy(m) === filter.legacy);
 }

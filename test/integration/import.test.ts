@@ -6,7 +6,7 @@ import * as lancedb from '@lancedb/lancedb';
 import { isLegacy } from '../../src/core/store/schema';
 import { detectImportFormat, importFrom, importJsonl, importLanceDbPro, importMcpKnowledgeGraph, upgradeMemories } from '../../src/core/upgrade';
 import { fixtureDir, hashEmbed, openTestStore, testDir } from '../fixtures/upgrade/legacyStore';
-import { TEST_DIM, vec } from '../helpers/tempStore';
+import { TEST_DIM, vec, storedMemories } from '../helpers/tempStore';
 
 const FIXTURES = fixtureDir();
 
@@ -35,7 +35,7 @@ test('JSONL: valid lines are imported as legacy memories, malformed ones reporte
   assert.equal(await store.count(), 4);
   assert.equal(calls.texts, 4);
 
-  const rows = (await store.list({ limit: 10 })).items;
+  const rows = (await storedMemories(store));
   assert.ok(rows.every((m) => isLegacy(m)), 'imported rows arrive legacy');
   const pnpm = rows.find((m) => m.text === 'User prefers pnpm over npm.')!;
   assert.equal(pnpm.category, 'preferences');
@@ -83,7 +83,7 @@ test('MCP knowledge graph: one memory per observation and relation; malformed li
   assert.deepEqual(r.malformed.map((m) => m.line), [4, 5, 6, 7, 8]);
   assert.match(r.malformed.find((m) => m.line === 5)!.reason, /observation 2 is not a string/);
   assert.match(r.malformed.find((m) => m.line === 7)!.reason, /unknown "type" "note"/);
-  const texts = (await store.list({ limit: 20 })).items.map((m) => m.text).sort();
+  const texts = (await storedMemories(store)).map((m) => m.text).sort();
   assert.deepEqual(texts, [
     'Anthropic is a organization.',
     'John_Smith (person): Graduated in 2019',
@@ -92,10 +92,10 @@ test('MCP knowledge graph: one memory per observation and relation; malformed li
     'Memory_Lane (project): Runs in VS Code',
     'Memory_Lane (project): Stores memories in LanceDB',
   ]);
-  const rel = (await store.list({ limit: 20 })).items.find((m) => m.text === 'John_Smith works at Anthropic')!;
+  const rel = (await storedMemories(store)).find((m) => m.text === 'John_Smith works at Anthropic')!;
   assert.deepEqual(rel.metadata.relation, { from: 'John_Smith', to: 'Anthropic', type: 'works_at' });
   assert.equal(rel.scope, 'project:kg');
-  assert.ok((await store.list({ limit: 20 })).items.every((m) => m.category === 'entities' && isLegacy(m)));
+  assert.ok((await storedMemories(store)).every((m) => m.category === 'entities' && isLegacy(m)));
 
   appendFileSync(file, JSON.stringify({ type: 'entity', name: 'John_Smith', entityType: 'person', observations: ['Speaks fluent Spanish', 'Graduated in 2019', 'Likes chess'] }) + '\n');
   const again = await importFrom(store, file, { embed, scope: 'project:kg' });
@@ -131,7 +131,7 @@ test('memory-lancedb-pro table: rows imported with mapped categories and kept me
   assert.match(r.malformed[0]!.reason, /row 3 \(id a1b2c3d4-0003\): text: must not be empty/);
   assert.match(r.malformed[1]!.reason, /scope/);
   assert.equal(calls.texts, 0, 'vectors of the same dimension reused on request');
-  const items = (await store.list({ limit: 10 })).items;
+  const items = (await storedMemories(store));
   const vim = items.find((m) => m.text === 'Prefers vim keybindings')!;
   assert.equal(vim.category, 'preferences');
   assert.deepEqual(vim.metadata.source_metadata, { source: 'auto-capture', injected_count: 4 });

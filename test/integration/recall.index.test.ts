@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LocalEmbedder } from '../../src/core/embedding/localEmbedder';
 import { MemoryService } from '../../src/core/memoryService';
-import type { VectorIndexEvent } from '../../src/core/retrieval/vectorIndex';
+import { ExclusiveJobLock } from '../../src/core/concurrency/jobLock';
+import { VECTOR_INDEX_JOB, type VectorIndexEvent } from '../../src/core/retrieval/vectorIndex';
 import { deferCleanup, tempDir } from '../helpers/tempStore';
 
 async function filled(t: Parameters<typeof tempDir>[0], rows: number, options: Partial<Parameters<typeof MemoryService.open>[0]> = {}) {
@@ -40,11 +41,14 @@ test('the vector index is built only past the threshold, and automatically after
 test('a live claim by another builder is respected; an abandoned one is taken over', async (t) => {
   const { dir, memory } = await filled(t, 200);
   deferCleanup(t, () => memory.close());
-  const claim = join(dir, 'vector-index.build.json');
-  writeFileSync(claim, JSON.stringify({ pid: process.pid, host: hostname(), since: Date.now() }));
+  // Another builder's claim is the shared job lock, held and refreshed while it builds.
+  const other = await new ExclusiveJobLock(dir, VECTOR_INDEX_JOB).tryAcquire('vector index build elsewhere');
   const held = await memory.buildVectorIndex({ force: true });
   assert.deepEqual(held, { kind: 'skipped', reason: 'another process is building the vector index' });
-  writeFileSync(claim, JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), since: Date.now() })); // no such pid
+  await other.release();
+  // A builder that died with its claim: the lock folder stays behind, its owner record names a dead pid.
+  mkdirSync(join(dir, `${VECTOR_INDEX_JOB}.job.lock`));
+  writeFileSync(join(dir, `${VECTOR_INDEX_JOB}.job.owner.json`), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), label: 'crashed build', since: Date.now(), token: 'dead' })); // no such pid
   const built = await memory.buildVectorIndex({ force: true });
   assert.equal(built.kind, 'built', JSON.stringify(built));
   assert.equal((await memory.stats()).vectorIndex.present, true);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { sqlString } from '../../src/core/store/sql';
 import { MemoryStore } from '../../src/core/store/memoryStore';
 import { DimensionMismatchError, StoreUnavailableError, ValidationError } from '../../src/core/errors';
 import { openTempStore, tempDir, TEST_DIM, vec } from '../helpers/tempStore';
@@ -114,8 +115,8 @@ test('ids and scopes with quotes, %, backslashes, SQL keywords and unicode round
   await store.insert(ids.map((id, i) => ({ id, text: `text ${i}`, vector: vec(i), scope: `project:${id}` })));
   for (const id of ids) assert.equal((await store.get(id))?.id, id);
   assert.equal(await store.count(), ids.length);
-  const scoped = await store.list({ scope: "project:x' OR '1'='1" });
-  assert.deepEqual(scoped.items.map((i) => i.id), ["x' OR '1'='1"]);
+  const scoped = await store.rows(`scope = ${sqlString("project:x' OR '1'='1", 'scope')}`);
+  assert.deepEqual(scoped.map((r) => r.id), ["x' OR '1'='1"]);
   assert.deepEqual((await store.findByIdPrefix('100%')).map((r) => r.id), ['100%']);
   assert.deepEqual((await store.findByIdPrefix('_u')).map((r) => r.id), ['_under_']);
   await store.delete(["x' OR '1'='1"]);

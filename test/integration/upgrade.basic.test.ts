@@ -6,7 +6,7 @@ import { BusyError } from '../../src/core/errors';
 import { isLegacy } from '../../src/core/store/schema';
 import { CHECKPOINT_FILE, createUpgradeRun, upgradeMemories, upgradeStatus, type UpgradeProgress } from '../../src/core/upgrade';
 import { legacyId, legacyText, openTestStore, seedLegacy, snapshot } from '../fixtures/upgrade/legacyStore';
-import { deferCleanup, vec } from '../helpers/tempStore';
+import { deferCleanup, vec, storedMemories } from '../helpers/tempStore';
 
 test('upgrade enriches every legacy row exactly once and leaves smart rows alone', async (t) => {
   const { store } = await openTestStore(t);
@@ -25,7 +25,7 @@ test('upgrade enriches every legacy row exactly once and leaves smart rows alone
 
   const rows = await store.rows(undefined);
   assert.equal(rows.length, 451, 'no duplicates, nothing lost');
-  const legacyLeft = (await store.list({ legacy: true, limit: 1000 })).total;
+  const legacyLeft = (await storedMemories(store, { legacy: true })).length;
   assert.equal(legacyLeft, 0);
   const r0 = (await store.get(legacyId(0)))!;
   assert.equal(r0.rev, before.get(legacyId(0))!.rev + 1, 'one write per row');
@@ -77,7 +77,7 @@ test('a rerun finds nothing to do; dry run writes nothing and takes no lock', as
   assert.equal(dry.upgraded, 120, 'would upgrade 120');
   assert.equal(dry.preview!.length, 5);
   assert.deepEqual((dry.preview![1] as { category: unknown }).category, { from: 'entities', to: 'entities' });
-  assert.equal((await store.list({ legacy: true })).total, 120);
+  assert.equal((await storedMemories(store, { legacy: true })).length, 120);
 
   const first = await upgradeMemories(store);
   assert.equal(first.upgraded, 120);
@@ -152,7 +152,7 @@ test('cancel stops after whole batches; resuming gives the same store as an unin
   assert.equal(cancelled.cancelled, true);
   assert.equal(cancelled.upgraded % 50, 0, 'only whole batches were written');
   assert.ok(cancelled.upgraded >= 250 && cancelled.upgraded < 700, String(cancelled.upgraded));
-  assert.equal((await b.store.list({ legacy: true, limit: 1 })).total, 700 - cancelled.upgraded);
+  assert.equal((await storedMemories(b.store, { legacy: true })).length, 700 - cancelled.upgraded);
   const resumed = await upgradeMemories(b.store, { batchSize: 50, windowSize: 100 });
   assert.equal(resumed.candidates, 700 - cancelled.upgraded, 'resume continues where the cancelled run stopped');
   assert.equal(cancelled.upgraded + resumed.upgraded, uninterrupted.upgraded);

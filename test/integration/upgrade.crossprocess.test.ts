@@ -8,7 +8,7 @@ import { CHECKPOINT_FILE, OpenAiCompatibleEnricher, upgradeMemories, upgradeStat
 import { legacyId, legacyRow, openTestStore, seedLegacy, snapshot, testDir } from '../fixtures/upgrade/legacyStore';
 import { startStubLlm } from '../fixtures/upgrade/stubLlm';
 import { runWorker, startWorker } from '../helpers/workers';
-import { deferCleanup } from '../helpers/tempStore';
+import { deferCleanup, storedMemories } from '../helpers/tempStore';
 
 interface PluginReport {
   inserted: string[];
@@ -116,7 +116,7 @@ test('kill -9 mid-run, then resume: the same store as an uninterrupted run', asy
   const killed = startWorker('upgradeWorker', { dir: b.dir, batchSize: 100, windowSize: 300 }, { MEMORY_LANE_FAILPOINTS: 'upgrade.afterBatch.4=kill' });
   const exit = await killed.exited;
   assert.equal(exit.signal, 'SIGKILL');
-  assert.equal((await b.store.list({ legacy: true, limit: 1 })).total, N - 400, 'exactly 4 whole batches were written before the kill');
+  assert.equal((await storedMemories(b.store, { legacy: true })).length, N - 400, 'exactly 4 whole batches were written before the kill');
   const status = await upgradeStatus(b.store);
   assert.equal(status.running, true, 'the dead runner left its job lock behind');
   assert.equal(status.stale, true, 'and it is recognisably a dead pid');
@@ -138,7 +138,7 @@ test('kill -9 after an LLM window was enriched: the resumed run reuses the saved
   assert.equal((await killed.exited).signal, 'SIGKILL');
   assert.equal(stub.requests.length, 50, 'the first window was enriched');
   assert.ok(existsSync(join(dir, CHECKPOINT_FILE)));
-  assert.equal((await store.list({ legacy: true, limit: 1 })).total, 80, 'killed before writing anything');
+  assert.equal((await storedMemories(store, { legacy: true })).length, 80, 'killed before writing anything');
 
   const resumed = await upgradeMemories(store, { enricher: new OpenAiCompatibleEnricher({ baseUrl: stub.url, model: 'stub-model' }), batchSize: 20, windowSize: 50 });
   assert.equal(resumed.upgraded, 80);
@@ -170,7 +170,7 @@ test('a second upgrade in another process is refused and told who runs it', asyn
   // Reopened view of the store from the test process sees the finished upgrade.
   const reopened = await MemoryStore.open(dir, { create: false });
   try {
-    assert.equal((await reopened.list({ legacy: true, limit: 1 })).total, 0);
+    assert.equal((await storedMemories(reopened, { legacy: true })).length, 0);
   } finally {
     await reopened.close();
   }

@@ -24,7 +24,7 @@ test('the job lock admits one runner, tells the next who runs it, and is free ag
   });
   await lease.release();
   await lease.release(); // twice is harmless
-  assert.ok(!existsSync(lock.ownerRecordPath));
+  assert.ok(!existsSync(join(dir, 'upgrade.job.owner.json')), 'the owner record goes with the lease');
   const again = await lock.tryAcquire('second run');
   await again.release();
 });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { upgradeMemories } from '../../src/core/upgrade';
 import { openTestStore, seedLegacy, testDir } from '../fixtures/upgrade/legacyStore';
 import { runWorker, startWorker } from '../helpers/workers';
-import { deferCleanup } from '../helpers/tempStore';
+import { deferCleanup, storedMemories } from '../helpers/tempStore';
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -47,7 +47,7 @@ test('10k legacy rows upgrade with local enrichment in under 30 s while another 
   assert.ok(ms < 30_000, `upgrade took ${ms} ms`);
   assert.deepEqual(live.failures, []);
   assert.ok(during.length > 0 && Math.max(...during) < 5_000, 'the writer was never stalled for seconds');
-  assert.equal((await store.list({ legacy: true, limit: 1 })).total, 0);
+  assert.equal((await storedMemories(store, { legacy: true })).length, 0);
   assert.equal(maintenance.length, 1, 'the rewritten rows were compacted and re-indexed once at the end');
   t.diagnostic(`maintenance after the upgrade held the lock ${maintenance[0]} ms`);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { applyPatch, expectationHolds, isBookkeepingOnly } from '../../src/core/store/patch';
-import { planUpserts } from '../../src/core/store/memoryStore';
+import { planUpserts } from '../../src/core/store/commitPlan';
 import type { MemoryRecord } from '../../src/core/store/schema';
 
 const row = (over: Partial<MemoryRecord> = {}): MemoryRecord => ({

@@ -75,7 +75,7 @@ export function registerHealthCommands(program: Command, run: Run): void {
     .description('replays open dead letters through the normal write path (idempotent inserts)')
     .action(run(async (ctx) => {
       const result = await (await ctx.openStore()).replayDeadLetters();
-      ctx.out.result(result, (r) => `replayed ${r.replayed.length}, failed ${r.failed.length}${r.failed.map((f) => `\n  ${f.dlqId}: ${f.reason}`).join('')}`);
+      ctx.out.result(result, (r) => `replayed ${r.replayed.length}, superseded ${r.superseded.length}, failed ${r.failed.length}${r.superseded.map((x) => `\n  ${x.dlqId}: superseded, ${x.ids.join(', ')} changed after it failed`).join('')}${r.failed.map((f) => `\n  ${f.dlqId}: ${f.reason}`).join('')}`);
       if (result.failed.length > 0) process.exitCode = 1;
     }));
 }

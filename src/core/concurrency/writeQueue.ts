@@ -2,6 +2,7 @@ import PQueue from 'p-queue';
 import { errorCode } from '../errors';
 import { Emitter } from '../events';
 import type { LockLease, StoreLock } from './storeLock';
+import { LOCK_DEFAULTS } from '../defaults';
 
 export type WritePriority = 'interactive' | 'background';
 
@@ -55,7 +56,7 @@ interface Pending<I, R> {
 const PRIORITY_RANK: Record<WritePriority, number> = { interactive: 10, background: 0 };
 
 /**
- * The store's single in-process write path (DESIGN.md "The write path", step 2). Concurrency 1:
+ * The store's single in-process write path (docs/architecture.md#the-write-queue). Concurrency 1:
  * only the head touches the cross-process lock, so a process is one waiter, not hundreds. Pending
  * interactive intents that arrive while the head waits join its commit once it has the lock
  * (group commit), and interactive work outranks background batches, so an agent never
@@ -79,8 +80,8 @@ export class WriteQueue<I, R> {
 
   constructor(private readonly lock: StoreLock, private readonly commit: GroupCommitter<I, R>, options: WriteQueueOptions = {}) {
     this.options = {
-      interactiveDeadlineMs: options.interactiveDeadlineMs ?? 5_000,
-      backgroundDeadlineMs: options.backgroundDeadlineMs ?? 60_000,
+      interactiveDeadlineMs: options.interactiveDeadlineMs ?? LOCK_DEFAULTS.writeTimeoutMs,
+      backgroundDeadlineMs: options.backgroundDeadlineMs ?? LOCK_DEFAULTS.backgroundTimeoutMs,
       maxGroupRows: options.maxGroupRows ?? 512,
       backgroundYieldMs: options.backgroundYieldMs ?? 20,
       backgroundMaxWaitMs: options.backgroundMaxWaitMs ?? 2_000,

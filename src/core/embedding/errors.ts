@@ -2,7 +2,7 @@ import { MemoryLaneError } from '../errors';
 
 /**
  * Errors of the embedding layer. Like every core error they carry a stable `code` for the CLI,
- * the MCP server and the extension, and never contain an API key (STYLE.md "secrets").
+ * the MCP server and the extension, and never contain an API key (docs/architecture.md#secrets).
  * A vector of the wrong length is the core's `DimensionMismatchError` (code `E_DIMENSION`).
  */
 

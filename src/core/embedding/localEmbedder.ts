@@ -16,7 +16,7 @@ export const LOCAL_DEFAULT_DIM = 384;
 /** Feature weights (before sublinear tf): exact stems dominate; word pairs add phrase sense; char n-grams bridge word forms. */
 const WEIGHTS = { unigram: 1.0, bigram: 0.5, extra: 0.7, char: 0.22 } as const;
 const CHAR_NGRAMS = [3, 4] as const;
-/** The embedder yields to the event loop this often so a huge batch never stalls lock heartbeats (FACTS.md, proper-lockfile). */
+/** The embedder yields to the event loop this often so a huge batch never stalls lock heartbeats (docs/lancedb.md#a-frozen-holder-loses-the-lock). */
 const YIELD_EVERY = 32;
 
 /**

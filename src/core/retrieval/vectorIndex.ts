@@ -1,12 +1,10 @@
-import { promises as fs } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { Index } from '@lancedb/lancedb';
-import { errorMessage } from '../errors';
+import { ExclusiveJobLock, type JobLease } from '../concurrency/jobLock';
+import { BusyError, errorMessage } from '../errors';
 import { Emitter } from '../events';
 import type { Disposable } from '../lifecycle';
 import { nullLogger, type Logger } from '../log';
-import { isRetryableCommitError } from '../store/commitErrors';
+import { isRetryableCommitError, retryCommit } from '../store/commitRetry';
 import type { MemoryStore } from '../store/memoryStore';
 
 export interface VectorIndexOptions {
@@ -17,15 +15,13 @@ export interface VectorIndexOptions {
    * recall target (measured ~13 ms p50 for the vector side at 10k × 384 dims; ~3 ms with
    * IVF_HNSW_SQ) and an index has a price: with a vector index present, every `optimize()` (the
    * store's maintenance, under the lock) also remaps and extends the index — 0.5–1.5 s at 10k rows
-   * instead of ~0.1 s. At 100k brute force is far too slow (FACTS.md: 197 ms), so big stores pay it.
+   * instead of ~0.1 s. At 100k brute force is far too slow (docs/lancedb.md#indexes: ~200 ms), so big stores pay it.
    */
   threshold?: number;
   /** Wait this long after the trigger before building, so a burst of writes finishes first (default 5 s). */
   idleDelayMs?: number;
   /** Rebuild when rows not yet covered exceed this share of the indexed rows (default 0.5). */
   rebuildUnindexedRatio?: number;
-  /** A build claim older than this is considered abandoned (default 30 min). */
-  claimStaleMs?: number;
   logger?: Logger;
 }
 
@@ -45,13 +41,13 @@ export interface VectorIndexState {
 }
 
 const INDEX_NAME = 'vector_idx';
-const CLAIM_FILE = 'vector-index.build.json';
-const MAX_ATTEMPTS = 3;
+/** The build claim is a job lock (`vector-index.job.lock` beside the table), refreshed while the build runs. */
+export const VECTOR_INDEX_JOB = 'vector-index';
 
 /**
  * Builds the ANN index (IVF_HNSW_SQ, cosine) on `vector` in the background once the table is large
  * enough. The build is a LanceDB commit, but it deliberately runs OUTSIDE the store lock and the
- * write queue: it takes seconds (6 s at 10k, 171 s at 100k in FACTS.md) and holding the lock that
+ * write queue: it takes seconds (6 s at 10k, 171 s at 100k, docs/lancedb.md#indexes) and holding the lock that
  * long would stall every writer in every process. That is safe because of Lance's conflict rules
  * (lance docs/format/table/transaction.md, "CreateIndex compatibility"): an index records which
  * fragments it covers, so CreateIndex is compatible with concurrent Append, Update (our mergeInsert)
@@ -65,8 +61,9 @@ const MAX_ATTEMPTS = 3;
  * Cancellation: `cancel()` stops a scheduled build, and between attempts. A native build already
  * running cannot be interrupted; nothing is committed until it finishes (Lance commits atomically),
  * so a process that exits mid-build leaves the table as it was and the next process builds again.
- * A claim file keeps two processes from building the same index at once (both would succeed —
- * the second replaces the first — but twice the CPU on a 2-core laptop).
+ * A job lock keeps two processes from building the same index at once (both would succeed —
+ * the second replaces the first — but twice the CPU on a 2-core laptop); a builder that died is
+ * taken over like any dead lock holder.
  */
 export class VectorIndexBuilder implements Disposable {
   private readonly options: Required<Omit<VectorIndexOptions, 'logger'>>;
@@ -84,7 +81,6 @@ export class VectorIndexBuilder implements Disposable {
       threshold: options.threshold ?? 20_000,
       idleDelayMs: options.idleDelayMs ?? 5000,
       rebuildUnindexedRatio: options.rebuildUnindexedRatio ?? 0.5,
-      claimStaleMs: options.claimStaleMs ?? 30 * 60_000,
     };
     this.log = options.logger ?? nullLogger;
   }
@@ -147,34 +143,33 @@ export class VectorIndexBuilder implements Disposable {
       }
     }
     if (state.rows === 0) return emit({ kind: 'skipped', reason: 'the table is empty' });
-    const claim = await this.claim();
+    let claim: JobLease | undefined;
+    try {
+      claim = await this.claim();
+    } catch (err) {
+      return emit({ kind: 'failed', reason: `cannot claim the vector index build: ${errorMessage(err)}` });
+    }
     if (!claim) return emit({ kind: 'skipped', reason: 'another process is building the vector index' });
     const started = Date.now();
     emit({ kind: 'started', rows: state.rows });
     await this.compactFirst();
     this.log.info(`building the vector index (IVF_HNSW_SQ, cosine) over ${state.rows} rows, outside the store lock`);
     try {
-      for (let attempt = 1; ; attempt++) {
-        if (this.cancelled) return emit({ kind: 'skipped', reason: 'cancelled' });
-        try {
-          await this.store.table.createIndex('vector', {
-            name: INDEX_NAME,
-            replace: true,
-            // One HNSW graph up to ~100k rows; more partitions only to bound training memory beyond.
-            config: Index.hnswSq({ distanceType: 'cosine', numPartitions: Math.max(1, Math.round(state.rows / 100_000)) }),
-          });
-          const ms = Date.now() - started;
-          this.conflictedBuilds = 0;
-          this.log.info(`vector index built over ${state.rows} rows in ${ms} ms (attempt ${attempt})`);
-          return emit({ kind: 'built', rows: state.rows, ms, attempts: attempt });
-        } catch (err) {
-          // Lost a race with compaction (a Rewrite of fragments we indexed): retry on the new version.
-          if (!isRetryableCommitError(err) || attempt >= MAX_ATTEMPTS) throw err;
-          this.log.debug(`vector index commit conflicted (attempt ${attempt}): ${errorMessage(err)}`);
-          await new Promise((r) => setTimeout(r, 200 * attempt));
-        }
-      }
+      const { attempts } = await retryCommit('vector index build', async () => {
+        if (this.cancelled) throw new CancelledBuild();
+        await this.store.table.createIndex('vector', {
+          name: INDEX_NAME,
+          replace: true,
+          // One HNSW graph up to ~100k rows; more partitions only to bound training memory beyond.
+          config: Index.hnswSq({ distanceType: 'cosine', numPartitions: Math.max(1, Math.round(state.rows / 100_000)) }),
+        });
+      }, this.log);
+      const ms = Date.now() - started;
+      this.conflictedBuilds = 0;
+      this.log.info(`vector index built over ${state.rows} rows in ${ms} ms (attempt ${attempts})`);
+      return emit({ kind: 'built', rows: state.rows, ms, attempts });
     } catch (err) {
+      if (err instanceof CancelledBuild) return emit({ kind: 'skipped', reason: 'cancelled' });
       this.log.warn(`vector index build failed: ${errorMessage(err)}; recall keeps using brute-force search`);
       // Lost to compaction every time: try again later even if no further write pokes us.
       if (isRetryableCommitError(err) && this.options.auto && ++this.conflictedBuilds <= 3) this.retryLater(this.options.idleDelayMs + 2000 * 2 ** this.conflictedBuilds);
@@ -205,36 +200,13 @@ export class VectorIndexBuilder implements Disposable {
     }
   }
 
-  /** An exclusive claim file beside the table; a dead or stale claimant's file is taken over. */
-  private async claim(): Promise<{ release(): Promise<void> } | undefined> {
-    const path = join(this.store.dir, CLAIM_FILE);
-    const body = JSON.stringify({ pid: process.pid, host: hostname(), since: Date.now() });
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await fs.writeFile(path, body, { flag: 'wx' });
-        return { release: () => fs.rm(path, { force: true }).catch(() => undefined) };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          this.log.warn(`cannot write the vector index claim (${errorMessage(err)}); building without one`);
-          return { release: async () => undefined };
-        }
-        if (!(await this.claimIsAbandoned(path))) return undefined;
-        await fs.rm(path, { force: true }).catch(() => undefined);
-      }
-    }
-    return undefined;
-  }
-
-  private async claimIsAbandoned(path: string): Promise<boolean> {
+  /** The build claim; undefined when another live process builds. */
+  private async claim(): Promise<JobLease | undefined> {
     try {
-      const owner = JSON.parse(await fs.readFile(path, 'utf8')) as { pid?: number; host?: string; since?: number };
-      if (typeof owner.since !== 'number' || Date.now() - owner.since > this.options.claimStaleMs) return true;
-      if (owner.host === hostname() && typeof owner.pid === 'number') {
-        try { process.kill(owner.pid, 0); return false; } catch (e) { return (e as NodeJS.ErrnoException).code === 'ESRCH'; }
-      }
-      return false;
-    } catch {
-      return true; // unreadable or half-written: treat as abandoned
+      return await new ExclusiveJobLock(this.store.dir, VECTOR_INDEX_JOB, { logger: this.log }).tryAcquire(`vector index build over ${this.store.dir}`);
+    } catch (err) {
+      if (err instanceof BusyError) return undefined;
+      throw err;
     }
   }
 
@@ -256,3 +228,6 @@ export class VectorIndexBuilder implements Disposable {
     this._onEvent.dispose();
   }
 }
+
+/** Raised inside a build attempt when `cancel()` came first; not a conflict, never retried. */
+class CancelledBuild extends Error {}

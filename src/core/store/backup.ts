@@ -1,7 +1,7 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { errorMessage, MemoryLaneError, ValidationError } from '../errors';
+import { DimensionMismatchError, errorMessage, FormatError, ValidationError } from '../errors';
 import type { MemoryStore } from './memoryStore';
 import type { MemoryRecord } from './schema';
 
@@ -136,8 +136,8 @@ export async function restoreBackup(store: MemoryStore, file: string, onProgress
       continue;
     }
     if (lineNo === 1) {
-      if (obj.format !== BACKUP_FORMAT) throw new MemoryLaneError('E_FORMAT', `${file} is not a Memory Lane backup (no header line)`);
-      if (obj.dim !== store.dim) throw new MemoryLaneError('E_DIMENSION', `the backup's vectors have dimension ${String(obj.dim)}, this store's have ${store.dim}; restore into a new store`);
+      if (obj.format !== BACKUP_FORMAT) throw new FormatError(`${file} is not a Memory Lane backup (no header line)`);
+      if (obj.dim !== store.dim) throw new DimensionMismatchError(store.dim, Number(obj.dim), 'the backup');
       continue;
     }
     batch.push({ line: lineNo, record: obj as unknown as MemoryRecord });

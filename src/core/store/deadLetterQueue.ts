@@ -18,7 +18,7 @@ export interface DeadLetter {
 interface Resolution {
   resolved: string;
   at: number;
-  how: 'replayed' | 'discarded';
+  how: 'replayed' | 'discarded' | 'superseded';
 }
 
 export interface DeadLetterListing {

@@ -1,13 +1,12 @@
 import { Index, type Table } from '@lancedb/lancedb';
-import { errorMessage } from '../errors';
 import { failpoint } from '../failpoints';
 import type { Logger } from '../log';
-import { isRetryableCommitError } from './commitErrors';
+import { retryCommit } from './commitRetry';
 
 export interface MaintenanceOptions {
   /**
    * Versions younger than this are kept. Pruning recent versions makes readers and writers in
-   * other processes fail ("manifest was not found"), FACTS.md; 10 minutes measured safe.
+   * other processes fail ("manifest was not found"), docs/lancedb.md#version-cleanup-and-readers; 10 minutes measured safe.
    */
   cleanupMarginMs?: number;
 }
@@ -25,35 +24,30 @@ export interface MaintenanceReport {
 
 /**
  * Runs only under the store lock (called by the store's committer): `optimize()` is a commit like
- * any other and races writers in other processes otherwise (LESSONS.md §3). Never `deleteUnverified`:
- * it corrupted tables in FACTS.md. Identity lookups must be index-backed (LESSONS.md §2): the BTREE on
+ * any other and races writers in other processes otherwise (docs/lessons.md#optimize-under-the-lock). Never `deleteUnverified`:
+ * it can corrupt tables (docs/lancedb.md#version-cleanup-and-readers). Identity lookups must be index-backed (docs/lessons.md#identity-lookups-are-index-backed): the BTREE on
  * `id` and the FTS index on `text` are created here once the table has rows.
  */
 export async function runMaintenance(table: Table, options: MaintenanceOptions, log: Logger): Promise<MaintenanceReport> {
   const started = Date.now();
   const indexesCreated = await ensureIndexes(table, log);
   await failpoint('maintenance.beforeOptimize');
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const stats = await table.optimize({ cleanupOlderThan: new Date(Date.now() - (options.cleanupMarginMs ?? 10 * 60_000)) });
-      await failpoint('maintenance.afterOptimize');
-      const report: MaintenanceReport = {
-        ms: Date.now() - started,
-        indexesCreated,
-        fragmentsRemoved: stats.compaction.fragmentsRemoved,
-        fragmentsAdded: stats.compaction.fragmentsAdded,
-        versionsPruned: stats.prune.oldVersionsRemoved,
-        bytesRemoved: stats.prune.bytesRemoved,
-        attempts: attempt,
-      };
-      log.info(`maintenance: ${report.fragmentsRemoved}→${report.fragmentsAdded} fragments, ${report.versionsPruned} versions pruned in ${report.ms} ms`);
-      return report;
-    } catch (err) {
-      if (!isRetryableCommitError(err) || attempt >= 5) throw err;
-      log.debug(`maintenance commit conflict (attempt ${attempt}): ${errorMessage(err)}`);
-      await new Promise((r) => setTimeout(r, 20 * attempt));
-    }
-  }
+  const { value: stats, attempts } = await retryCommit('maintenance', async () => {
+    const result = await table.optimize({ cleanupOlderThan: new Date(Date.now() - (options.cleanupMarginMs ?? 10 * 60_000)) });
+    await failpoint('maintenance.afterOptimize');
+    return result;
+  }, log);
+  const report: MaintenanceReport = {
+    ms: Date.now() - started,
+    indexesCreated,
+    fragmentsRemoved: stats.compaction.fragmentsRemoved,
+    fragmentsAdded: stats.compaction.fragmentsAdded,
+    versionsPruned: stats.prune.oldVersionsRemoved,
+    bytesRemoved: stats.prune.bytesRemoved,
+    attempts,
+  };
+  log.info(`maintenance: ${report.fragmentsRemoved}→${report.fragmentsAdded} fragments, ${report.versionsPruned} versions pruned in ${report.ms} ms`);
+  return report;
 }
 
 export async function ensureIndexes(table: Table, log: Logger): Promise<string[]> {

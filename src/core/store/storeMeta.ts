@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { MemoryLaneError, StoreVersionError } from '../errors';
+import { StoreMetaError, StoreVersionError } from '../errors';
 import { CURRENT_SCHEMA_VERSION } from './schema';
 
 export const META_FILE = 'store.json';
@@ -26,10 +26,10 @@ export async function readStoreMeta(dir: string): Promise<StoreMeta | undefined>
   try {
     meta = JSON.parse(text) as Partial<StoreMeta>;
   } catch {
-    throw new MemoryLaneError('E_STORE_META', `${join(dir, META_FILE)} is not valid JSON; restore it from a backup or remove it to let Memory Lane re-detect the store`);
+    throw new StoreMetaError(`${join(dir, META_FILE)} is not valid JSON; restore it from a backup or remove it to let Memory Lane re-detect the store`);
   }
   if (typeof meta.schemaVersion !== 'number' || typeof meta.dim !== 'number') {
-    throw new MemoryLaneError('E_STORE_META', `${join(dir, META_FILE)} lacks schemaVersion/dim`);
+    throw new StoreMetaError(`${join(dir, META_FILE)} lacks schemaVersion/dim`);
   }
   if (meta.schemaVersion > CURRENT_SCHEMA_VERSION) throw new StoreVersionError(meta.schemaVersion, CURRENT_SCHEMA_VERSION, dir);
   return { embedder: 'unknown', createdAt: 0, ...meta } as StoreMeta;

@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { DimensionMismatchError, ValidationError } from '../errors';
-import { isCategory, LEGACY_CATEGORY_MAP, type Category } from './schema';
+import type { NewMemory } from './commitPlan';
+import type { MemoryPatch } from './patch';
+import { isCategory, LEGACY_CATEGORY_MAP, type Category, type MemoryRecord } from './schema';
 
 export const LIMITS = {
   idMaxLength: 256,
@@ -19,10 +22,20 @@ export function validateId(id: unknown, field = 'id'): string {
   return id;
 }
 
+/** Control characters other than tab, LF and CR: binary data or terminal escapes, not memory text. */
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/** The one check of memory text, for every way in: the service, imports and restores. */
 export function validateText(text: unknown, field = 'text'): string {
   if (typeof text !== 'string') throw new ValidationError(field, `must be a string, got ${text === null ? 'null' : typeof text}`);
   if (text.trim().length === 0) throw new ValidationError(field, 'must not be empty or only whitespace');
   if (text.includes('\u0000')) throw new ValidationError(field, 'contains NUL bytes; binary content cannot be stored as a memory');
+  const control = CONTROL_RE.exec(text);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    throw new ValidationError(field, `contains the control character U+${code} at position ${control.index}; memories are text (tabs and newlines are fine), not binary data or terminal escapes`);
+  }
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > LIMITS.textMaxBytes) throw new ValidationError(field, `is ${bytes} bytes; the limit is ${LIMITS.textMaxBytes} bytes (1 MiB)`);
   return text;
@@ -73,4 +86,42 @@ export function validateMetadata(value: unknown, field = 'metadata'): Record<str
   }
   if (Buffer.byteLength(json) > LIMITS.metadataMaxBytes) throw new ValidationError(field, `is larger than ${LIMITS.metadataMaxBytes} bytes`);
   return value as Record<string, unknown>;
+}
+
+/** A new memory, checked field by field (`at` prefixes field names in batch errors), as the record to commit. */
+export function validateNewMemory(row: NewMemory, dim: number, now: number, at = ''): MemoryRecord {
+  if (!row || typeof row !== 'object') throw new ValidationError(at || 'memory', 'must be an object');
+  return {
+    id: row.id === undefined ? randomUUID() : validateId(row.id, `${at}id`),
+    text: validateText(row.text, `${at}text`),
+    vector: validateVector(row.vector, dim, `${at}vector`),
+    category: validateCategory(row.category ?? 'cases', `${at}category`),
+    scope: validateScope(row.scope ?? 'global', `${at}scope`),
+    importance: validateImportance(row.importance ?? 0.5, `${at}importance`),
+    created_at: row.created_at !== undefined && Number.isFinite(row.created_at) ? row.created_at : now,
+    updated_at: now,
+    rev: 1,
+    metadata: { ...validateMetadata(row.metadata, `${at}metadata`) } as MemoryRecord['metadata'],
+  };
+}
+
+/** A patch, checked field by field; vectors and categories are normalised in place. */
+export function validatePatch(patch: MemoryPatch, dim: number, at = ''): MemoryPatch {
+  if (!patch || typeof patch !== 'object') throw new ValidationError(at || 'patch', 'must be an object');
+  validateId(patch.id, `${at}id`);
+  const set = patch.set;
+  if (set) {
+    if (set.text !== undefined) validateText(set.text, `${at}text`);
+    if (set.vector !== undefined) set.vector = validateVector(set.vector, dim, `${at}vector`);
+    if (set.category !== undefined) set.category = validateCategory(set.category, `${at}category`);
+    if (set.scope !== undefined) validateScope(set.scope, `${at}scope`);
+    if (set.importance !== undefined) validateImportance(set.importance, `${at}importance`);
+  }
+  if (patch.metadata !== undefined) validateMetadata(patch.metadata, `${at}metadata`);
+  for (const [field, values] of [['increment', patch.increment], ['raiseTo', patch.raiseTo]] as const) {
+    for (const [key, v] of Object.entries(values ?? {})) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ValidationError(`${at}${field}.${key}`, `must be a finite number, got ${String(v)}`);
+    }
+  }
+  return patch;
 }

@@ -5,6 +5,7 @@ import { Disposable } from '../disposable';
 import { MCP_PROVIDER_ID } from '../ids';
 import type { ApiKeys } from '../secrets';
 import type { StoreConnection } from '../storeConnection';
+import { lockSettingsEnv } from '../../core/defaults';
 
 export const MCP_SERVER_LABEL = 'Memory Lane';
 
@@ -32,7 +33,7 @@ export class MemoryMcpServerProvider extends Disposable implements vscode.McpSer
   ) {
     super();
     this._register(connection.onDidChangeLocation(() => this._onDidChange.fire()));
-    this._register(config.onDidChange((e) => { if (config.changed(e, 'embedding')) this._onDidChange.fire(); }));
+    this._register(config.onDidChange((e) => { if (config.changed(e, 'embedding', 'lock')) this._onDidChange.fire(); }));
     this._register(vscode.workspace.onDidChangeWorkspaceFolders(() => this._onDidChange.fire()));
     this._register(vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, this));
   }
@@ -44,6 +45,8 @@ export class MemoryMcpServerProvider extends Disposable implements vscode.McpSer
       ELECTRON_RUN_AS_NODE: '1',
       MEMORY_LANE_SCOPES: this.connection.scopes.join(','),
       LANCEDB_LOG: 'error',
+      // Every process on the store must agree on deadlines and on when a holder is stale.
+      ...lockSettingsEnv(this.config.lockSettings()),
     };
     if (this.config.get('embedding.provider') === 'openai-compatible') {
       const baseUrl = this.config.get('embedding.endpoint').trim();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { errorCode, errorMessage, MemoryLaneError } from '../../errors';
+import { errorCode, errorMessage, MemoryLaneError, NoEmbedderError } from '../../errors';
 import { componentLogger, nullLogger, type Logger } from '../../log';
 import type { MemoryStore, NewMemory } from '../../store/memoryStore';
 import { validateId, validateVector } from '../../store/validation';
@@ -201,7 +201,7 @@ async function vectorsFor(dim: number, records: ImportRecord[], options: ImportO
   if (need.length > 0) {
     if (!options.embed) {
       const sample = records[need[0]!]!;
-      throw new MemoryLaneError('E_NO_EMBEDDER', sample.vector
+      throw new NoEmbedderError(sample.vector
         ? `the source's vectors have dimension ${sample.vector.length}, the store's ${dim}, and no embedder was given`
         : 'the source has no vectors and no embedder was given');
     }
