@@ -4,6 +4,7 @@ import { ValidationError } from '../../core/errors';
 import { createEnricher, createUpgradeRun, type EnricherConfig, type UpgradeProgress } from '../../core/upgrade';
 import type { CliContext } from '../context';
 import { table, truncate } from '../output';
+import { componentLogger } from '../../core/log';
 
 type Run = (fn: (ctx: CliContext) => Promise<void>) => () => Promise<void>;
 
@@ -68,7 +69,7 @@ export function registerUpgradeCommand(program: Command, run: Run): void {
       const progress = progressReporter(ctx);
       try {
         const upgrade = createUpgradeRun(store, {
-          enricher: createEnricher(enricherConfigFromEnv(o.enricher)),
+          enricher: createEnricher(enricherConfigFromEnv(o.enricher), componentLogger(ctx.logger, 'enrich')),
           ...(o.batchSize ? { batchSize: o.batchSize } : {}),
           ...(o.concurrency ? { concurrency: o.concurrency } : {}),
           ...(o.dryRun ? { dryRun: true } : {}),

@@ -12,6 +12,7 @@ import { LocalEnricher, type LocalEnricherOptions } from './localEnricher';
 import { OpenAiCompatibleEnricher, type OpenAiCompatibleEnricherOptions } from './openAiCompatibleEnricher';
 import { ReembedJob } from './reembedJob';
 import { UPGRADE_JOB, UpgradeRun, type UpgradeProgress, type UpgradeResult, type UpgradeRunOptions } from './upgradeRun';
+import type { Logger } from '../log';
 
 export { EnrichmentError, enricherKey, type Enricher, type Enrichment, type EnrichmentInput } from './enricher';
 export { LocalEnricher, type LocalEnricherOptions } from './localEnricher';
@@ -31,8 +32,8 @@ export type EnricherConfig =
   | ({ provider: 'openai-compatible' } & OpenAiCompatibleEnricherOptions);
 
 /** Builds an enricher from settings (the extension adds its `vscode.lm` provider by implementing Enricher itself). */
-export function createEnricher(config: EnricherConfig = { provider: 'local' }): Enricher {
-  return config.provider === 'openai-compatible' ? new OpenAiCompatibleEnricher(config) : new LocalEnricher(config);
+export function createEnricher(config: EnricherConfig = { provider: 'local' }, logger?: Logger): Enricher {
+  return config.provider === 'openai-compatible' ? new OpenAiCompatibleEnricher({ ...(logger ? { logger } : {}), ...config }) : new LocalEnricher(config);
 }
 
 export interface UpgradeOptions extends UpgradeRunOptions, Partial<EnrichJobOptions> {

@@ -218,7 +218,7 @@ export class UpgradeController extends Disposable {
       const model = this.config.get('enrichment.model').trim();
       if (!baseUrl || !model) throw new Error('memoryLane.enrichment.endpoint (an http(s) URL) and memoryLane.enrichment.model must be set for the openai-compatible enricher');
       const apiKey = await this.keys.get('enrichment');
-      return createEnricher({ provider: 'openai-compatible', baseUrl, model, concurrency, ...(apiKey ? { apiKey } : {}) });
+      return createEnricher({ provider: 'openai-compatible', baseUrl, model, concurrency, logger: this.log, ...(apiKey ? { apiKey } : {}) });
     }
     return createEnricher({ provider: 'local' });
   }
