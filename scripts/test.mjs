@@ -61,7 +61,7 @@ else {
   const perf = want('perf') ? testFiles(`${testOut}/test/perf`) : [];
   if (perf.length) {
     const tap = nodeTests('perf tests (generous bounds; figures below)', perf, '-perf');
-    const figures = tap.split('\n').filter((l) => /^\s+# (?!Subtest)/.test(l) && !/^\s+# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) /.test(l)).map((l) => l.trim().slice(2));
+    const figures = tap.split('\n').filter((l) => /^\s*# (?!Subtest:)/.test(l) && !/^\s*# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) /.test(l)).map((l) => l.trim().slice(2));
     console.log(['', 'perf figures:', ...figures.map((f) => `  ${f}`)].join('\n'));
   }
   if (want('e2e')) {

@@ -172,13 +172,13 @@ export class FileLock {
     const owner = await this.owner.read();
     if (!owner || !isProvablyDead(owner)) return [];
     if (await exists(this.lockDir)) {
-      return (await this.takeOverIfHolderDead()) ? [`removed the ${this.name} lock left by dead pid ${owner.pid} ("${owner.label}")`] : [];
+      return (await this.takeOverIfHolderDead()) ? [`removed the lock left by dead pid ${owner.pid} ("${owner.label}", ${this.name})`] : [];
     }
     // Without a lock folder the record describes nobody, and its writer is gone: nothing can race us.
     const again = await this.owner.read();
     if (again?.token === owner.token && !(await exists(this.lockDir))) {
       await this.owner.remove();
-      return [`removed an orphaned ${this.name} owner record of pid ${owner.pid} on ${owner.host}`];
+      return [`removed an orphaned owner record of pid ${owner.pid} on ${owner.host} (${this.name})`];
     }
     return [];
   }
