@@ -84,7 +84,10 @@ async function main(): Promise<void> {
       await buildLocomoStore(dir, memories);
       const buildMs = Date.now() - t0;
       log(`${name}: ${memories.length} memories stored and indexed in ${buildMs} ms; ${questions.length} questions`);
-      const memory = await MemoryService.open({ dir, defaultScopes: ['global'], vectorIndex: { auto: false }, storeOptions: { maintenance: { auto: false } } });
+      // BENCH_RANKING (JSON of MemoryServiceOptions.ranking) measures a ranking variant without a rebuild.
+      const ranking = process.env.BENCH_RANKING ? JSON.parse(process.env.BENCH_RANKING) : undefined;
+      if (ranking) parameters.ranking = ranking;
+      const memory = await MemoryService.open({ dir, defaultScopes: ['global'], vectorIndex: { auto: false }, storeOptions: { maintenance: { auto: false } }, ranking });
       const modes: Record<string, LocomoModeFigures> = {};
       try {
         for (const q of questions.slice(0, 10)) await memory.recall(q.question, { scopes: [q.scope], count: false }); // warm caches

@@ -323,6 +323,13 @@ export class MemoryService implements Disposable {
     this.ranking = {
       ...DEFAULT_RANKING_WEIGHTS,
       minSimilarity: local ? 0.15 : 0,
+      // The local embedder's vector side is a hashed bag of words and character n-grams: on real
+      // conversations much weaker than BM25 (LoCoMo dev hit@5, turns 0.425 vs 0.584), and with equal
+      // weights and k = 60 its noise pushed BM25's hits out of the top 5 (hybrid 0.534). k = 1 keeps
+      // each list's own first hits on top (what one side alone finds is not lost: the LoCoMo-format
+      // fixture test), the full-text list counts 3×: hybrid turns 0.576, observations 0.575 → 0.605
+      // (BENCHMARKS.md §6). k = 20 with 3× got 0.571 / 0.584 but lost single-side hits on the fixture.
+      ...(local ? { rrfK: 1, fusionWeights: { vector: 1, fts: 3 } } : {}),
       diversityThreshold: 0.92,
       diversityDemotion: 0.5,
       ...options.ranking,
@@ -412,10 +419,11 @@ export class MemoryService implements Disposable {
     const minScore = options.minScore ?? 0;
     if (typeof minScore !== 'number' || !Number.isFinite(minScore) || minScore < 0 || minScore > 1) throw new ValidationError('minScore', `must be a number between 0 and 1, got ${String(minScore)}`);
 
-    const vector = this.activeEmbedder && mode !== 'fts' ? (await this.activeEmbedder.embed([text], { signal: options.signal }))[0] : undefined;
+    const { vector, rankingVector } = this.activeEmbedder && mode !== 'fts' ? await this.search.queryVectors(text, this.activeEmbedder, { signal: options.signal }) : { vector: undefined, rankingVector: undefined };
     const result = await this.search.search({
       text,
       vector,
+      rankingVector,
       scopes,
       categories,
       limit,

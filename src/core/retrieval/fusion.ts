@@ -24,8 +24,14 @@ export interface FusedEntry {
   why: Why;
 }
 
+/** Per-list weights of a weighted RRF (default 1 each). */
+export interface FusionWeights {
+  vector: number;
+  fts: number;
+}
+
 /** Fuses best-first id lists; the result is sorted by RRF score (ties: better best rank, then id). */
-export function reciprocalRankFusion(lists: { vector?: readonly string[]; fts?: readonly string[] }, k = RRF_K): FusedEntry[] {
+export function reciprocalRankFusion(lists: { vector?: readonly string[]; fts?: readonly string[] }, k = RRF_K, weights: FusionWeights = { vector: 1, fts: 1 }): FusedEntry[] {
   const byId = new Map<string, FusedEntry>();
   for (const source of ['vector', 'fts'] as const) {
     const list = lists[source];
@@ -35,7 +41,7 @@ export function reciprocalRankFusion(lists: { vector?: readonly string[]; fts?: 
       if (seen.has(id)) return; // a duplicate row id in one list counts once
       seen.add(id);
       const entry = byId.get(id) ?? { id, rrf: 0, ranks: {}, why: source };
-      entry.rrf += 1 / (k + i + 1);
+      entry.rrf += weights[source] / (k + i + 1);
       entry.ranks[source] = i + 1;
       entry.why = entry.ranks.vector && entry.ranks.fts ? 'both' : source;
       byId.set(id, entry);
@@ -45,7 +51,10 @@ export function reciprocalRankFusion(lists: { vector?: readonly string[]; fts?: 
   return [...byId.values()].sort((a, b) => b.rrf - a.rrf || best(a) - best(b) || (a.id < b.id ? -1 : 1));
 }
 
-/** RRF scaled to (0, 1]: 1 means first in every list that was searched. */
+/**
+ * RRF scaled to (0, 1]: 1 means first in every list that was searched. `listsSearched` is the
+ * number of lists (unweighted RRF) or the sum of the searched lists' weights.
+ */
 export function normalizedRrf(rrf: number, listsSearched: number, k = RRF_K): number {
   return listsSearched > 0 ? Math.min(1, rrf / (listsSearched / (k + 1))) : 0;
 }
@@ -57,6 +66,10 @@ export interface RankingWeights {
   recencyWeight: number;
   /** Share of the score that depends on importance, 0..1 (default 0.3): importance 0 keeps 70 %. */
   importanceWeight: number;
+  /** RRF's k (default {@link RRF_K}). */
+  rrfK?: number;
+  /** Per-retriever weights in the RRF (default 1 each). */
+  fusionWeights?: FusionWeights;
 }
 
 export const DEFAULT_RANKING_WEIGHTS: RankingWeights = {
