@@ -36,6 +36,18 @@ export class EmbeddingRequestError extends MemoryLaneError {
   }
 }
 
+/** An embed function handed back a different number of vectors than it was given texts. */
+export class EmbedderReplyError extends MemoryLaneError {
+  constructor(expected: number, got: unknown) {
+    super('E_EMBED_REPLY', `the embedder returned ${Array.isArray(got) ? got.length : 'no'} vectors for ${expected} texts`);
+  }
+}
+
+/** Checks an embed function's reply: one vector per text (the vectors themselves are validated by the store). */
+export function expectOneVectorPerText(vectors: unknown, texts: number): asserts vectors is unknown[] {
+  if (!Array.isArray(vectors) || vectors.length !== texts) throw new EmbedderReplyError(texts, vectors);
+}
+
 /**
  * The store's vectors were made by another embedder than the configured one. Mixing vector spaces
  * would make recall silently wrong, so writes are refused until the upgrader re-embeds the store.

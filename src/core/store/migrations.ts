@@ -1,5 +1,6 @@
 import type { Table } from '@lancedb/lancedb';
 import type { Logger } from '../log';
+import { StoreMetaError } from '../errors';
 
 /**
  * Forward migrations of the `memories` table. Version 0 is any table without our meta file: earlier
@@ -28,7 +29,7 @@ export async function migrateToV1(table: Table, log: Logger): Promise<string[]> 
   const schema = await table.schema();
   const present = new Set(schema.fields.map((f) => f.name));
   for (const required of ['id', 'text', 'vector']) {
-    if (!present.has(required)) throw new Error(`cannot migrate: the table has no "${required}" column`);
+    if (!present.has(required)) throw new StoreMetaError(`cannot migrate: the table has no "${required}" column`);
   }
   const missing = V1_COLUMNS.filter((c) => !present.has(c.name));
   if (missing.length > 0) {

@@ -1,8 +1,9 @@
 import PQueue from 'p-queue';
-import { DimensionMismatchError, errorMessage } from '../errors';
+import { DimensionMismatchError, errorMessage, ValidationError } from '../errors';
 import type { SmartMetadata } from '../store/schema';
 import { validateVector } from '../store/validation';
 import type { EmbedFn, Preparation, UpgradeJob, UpgradeRow } from './job';
+import { expectOneVectorPerText } from '../embedding/errors';
 
 export interface ReembedJobOptions {
   embed: EmbedFn;
@@ -31,7 +32,7 @@ export class ReembedJob implements UpgradeJob {
   private readonly o: Required<ReembedJobOptions>;
 
   constructor(options: ReembedJobOptions) {
-    if (!options.model?.trim()) throw new Error('re-embedding needs the name of the target embedding model');
+    if (!options.model?.trim()) throw new ValidationError('model', 're-embedding needs the name of the target embedding model');
     this.o = { embedBatchSize: 32, concurrency: 2, force: false, ...options };
     this.label = `re-embed (${options.model})`;
   }
@@ -64,7 +65,7 @@ export class ReembedJob implements UpgradeJob {
       const now = Date.now();
       const out = group.map((row, i): Preparation => {
         try {
-          if (!Array.isArray(vectors) || vectors.length !== group.length) throw new Error(`the embedder returned ${Array.isArray(vectors) ? vectors.length : 'no'} vectors for ${group.length} texts`);
+          expectOneVectorPerText(vectors, group.length);
           const vector = validateVector(vectors[i], this.o.dim);
           return { id: row.id, patch: { id: row.id, set: { vector }, metadata: { embedding_model: this.o.model, embedded_at: now }, expect: { text: row.text } }, preview: { id: row.id, model: this.o.model } };
         } catch (err) {

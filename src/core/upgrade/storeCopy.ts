@@ -5,6 +5,7 @@ import { sqlInList } from '../store/sql';
 import { validateVector } from '../store/validation';
 import type { EmbedFn } from './job';
 import { scanCandidates } from './scan';
+import { expectOneVectorPerText } from '../embedding/errors';
 
 export interface StoreCopyOptions {
   embed: EmbedFn;
@@ -57,7 +58,7 @@ export async function copyIntoNewStore(source: MemoryStore, target: MemoryStore,
     let memories: NewMemory[];
     try {
       const vectors = await options.embed(rows.map((r) => r.text), signal);
-      if (!Array.isArray(vectors) || vectors.length !== rows.length) throw new Error(`the embedder returned ${Array.isArray(vectors) ? vectors.length : 'no'} vectors for ${rows.length} texts`);
+      expectOneVectorPerText(vectors, rows.length);
       const now = Date.now();
       memories = rows.map((r, k) => ({
         id: r.id,

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { BusyError, describeHolder, errorCode, errorMessage } from '../../core/errors';
+import { BusyError, describeHolder, errorCode, errorMessage, ValidationError } from '../../core/errors';
 import { componentLogger, type Logger } from '../../core/log';
 import { createEnricher, createUpgradeRun, type Enricher, type UpgradeFailure, type UpgradeProgress, type UpgradeResult, type UpgradeRun } from '../../core/upgrade';
 import type { Configuration } from '../configuration';
@@ -216,7 +216,7 @@ export class UpgradeController extends Disposable {
     if (provider === 'openai-compatible') {
       const baseUrl = this.config.get('enrichment.endpoint').trim();
       const model = this.config.get('enrichment.model').trim();
-      if (!baseUrl || !model) throw new Error('memoryLane.enrichment.endpoint (an http(s) URL) and memoryLane.enrichment.model must be set for the openai-compatible enricher');
+      if (!baseUrl || !model) throw new ValidationError('memoryLane.enrichment.endpoint', 'an http(s) URL and memoryLane.enrichment.model must both be set for the openai-compatible enricher');
       const apiKey = await this.keys.get('enrichment');
       return createEnricher({ provider: 'openai-compatible', baseUrl, model, concurrency, logger: this.log, ...(apiKey ? { apiKey } : {}) });
     }

@@ -1,6 +1,6 @@
 import { basename, resolve } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
-import { errorMessage, StoreUnavailableError } from '../../errors';
+import { errorMessage, FormatError, StoreUnavailableError } from '../../errors';
 import type { MemoryStore } from '../../store/memoryStore';
 import { runImport, type ImportOptions, type ImportResult, type ParsedItem } from './importRunner';
 import { isPlainObject } from './jsonLines';
@@ -29,7 +29,7 @@ export async function importLanceDbPro(store: MemoryStore, sourceDir: string, op
   try {
     db = await lancedb.connect(dir);
     const names = await db.tableNames();
-    if (!names.includes(tableName)) throw new Error(`no table "${tableName}" (tables: ${names.join(', ') || 'none'})`);
+    if (!names.includes(tableName)) throw new FormatError(`no table "${tableName}" (tables: ${names.join(', ') || 'none'})`);
     table = await db.openTable(tableName);
   } catch (err) {
     throw new StoreUnavailableError(`Cannot read a memory-lancedb-pro database at ${dir}: ${errorMessage(err)}`, { cause: err });
@@ -55,7 +55,7 @@ async function* parseRows(table: lancedb.Table, dir: string, options: LanceDbPro
       const r = batch.get(i)?.toJSON() ?? {};
       try {
         const originalId = r.id === null || r.id === undefined ? undefined : String(r.id);
-        if (!originalId) throw new Error('the row has no id');
+        if (!originalId) throw new FormatError('the row has no id');
         const metadata: Record<string, unknown> = { source: SOURCE, imported_from: { format: 'memory-lancedb-pro', folder, row, original_id: originalId }, imported_at: importedAt };
         if (typeof r.metadata === 'string' && r.metadata.trim()) {
           try {

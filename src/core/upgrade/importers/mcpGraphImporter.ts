@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { errorMessage } from '../../errors';
+import { errorMessage, FormatError } from '../../errors';
 import type { MemoryStore } from '../../store/memoryStore';
 import { runImport, type ImportOptions, type ImportResult, type ParsedItem } from './importRunner';
 import { isPlainObject, readJsonLines } from './jsonLines';
@@ -21,7 +21,7 @@ export function importMcpKnowledgeGraph(store: MemoryStore, path: string, option
 }
 
 function nonEmptyString(value: unknown, field: string): string {
-  if (typeof value !== 'string' || !value.trim()) throw new Error(`"${field}" must be a non-empty string`);
+  if (typeof value !== 'string' || !value.trim()) throw new FormatError(`"${field}" must be a non-empty string`);
   return value.trim();
 }
 
@@ -38,9 +38,9 @@ async function* parseGraph(path: string, options: ImportOptions): AsyncGenerator
         const name = nonEmptyString(obj.name, 'name');
         const entityType = nonEmptyString(obj.entityType, 'entityType');
         const observations = obj.observations ?? [];
-        if (!Array.isArray(observations)) throw new Error('"observations" must be an array of strings');
+        if (!Array.isArray(observations)) throw new FormatError('"observations" must be an array of strings');
         const bad = observations.findIndex((o) => typeof o !== 'string');
-        if (bad >= 0) throw new Error(`observation ${bad + 1} is not a string`);
+        if (bad >= 0) throw new FormatError(`observation ${bad + 1} is not a string`);
         const facts = (observations as string[]).map((o) => o.trim()).filter(Boolean);
         const base = { source: SOURCE, entity: name, entity_type: entityType, imported_from: from, imported_at: importedAt };
         if (facts.length === 0) {
@@ -56,7 +56,7 @@ async function* parseGraph(path: string, options: ImportOptions): AsyncGenerator
         const metadata = { source: SOURCE, relation: { from: fromName, to, type: relationType }, imported_from: from, imported_at: importedAt };
         yield { line: item.line, record: { line: item.line, key: `relation:${fromName}\n${relationType}\n${to}`, memory: buildMemory({ text: `${fromName} ${relationType.replace(/_/g, ' ')} ${to}`, category: 'entities', metadata }, options) } };
       } else {
-        throw new Error(`unknown "type" ${JSON.stringify(obj.type)}; expected "entity" or "relation"`);
+        throw new FormatError(`unknown "type" ${JSON.stringify(obj.type)}; expected "entity" or "relation"`);
       }
     } catch (err) {
       yield { line: item.line, malformed: errorMessage(err) };
