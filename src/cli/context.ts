@@ -4,7 +4,11 @@ import { resolveLockSettings, type LockSettings } from '../core/defaults';
 import { lockStoreOptions, MemoryStore, type MemoryStoreOptions } from '../core/store/memoryStore';
 import { MemoryService } from '../core/memoryService';
 import { embedderConfigFromEnv } from '../core/embedding';
+import { PRODUCT_VERSION } from '../core/version';
 import type { CliOutput } from './output';
+
+/** How the command line signs its writes (writer kind `cli`: a person at a terminal). */
+export const CLI_CLIENT = { name: 'memory-lane-cli', version: PRODUCT_VERSION } as const;
 
 /** What every command gets: where the store is, how to print, and the store opened lazily once. */
 export class CliContext {
@@ -45,6 +49,7 @@ export class CliContext {
         embedding: embedderConfigFromEnv(),
         logger: this.logger,
         source: 'cli',
+        writer: { kind: 'cli', client: { ...CLI_CLIENT } },
         create: options.create ?? false,
         vectorIndex: { auto: false },
         storeOptions: lockStoreOptions(this.locks),

@@ -7,6 +7,7 @@ import { ConcurrentChangeError, DimensionMismatchError, IdConflictError, MemoryL
 import { Emitter, type Event } from './events';
 import type { Disposable } from './lifecycle';
 import { componentLogger, nullLogger, type Logger } from './log';
+import { AGENT_WRITER_KINDS, PROVENANCE_KEYS, historyOf, isReviewed, kindForSource, resolveWriter, visibleUnderApproval, writerMatches, writerOf, type HistoryEntry, type Writer } from './provenance';
 import { DEFAULT_RANKING_WEIGHTS, type RankingWeights, type Why } from './retrieval/fusion';
 import { HybridSearch, type HybridHit, type RecallMode } from './retrieval/hybridSearch';
 import { RecallBookkeeper } from './retrieval/recallBookkeeper';
@@ -36,8 +37,19 @@ export interface MemoryServiceOptions {
   defaultScopes?: string[];
   /** Scope `store` uses when the caller names none. Default: the first of `defaultScopes` that is not `global`, else `global`. */
   defaultStoreScope?: string;
-  /** Who writes, recorded as `metadata.source` on new memories unless given (e.g. `mcp`, `cli`, `vscode`). */
+  /**
+   * Who writes, recorded as `metadata.source` on new memories unless given (e.g. `mcp`, `cli`,
+   * `vscode`). It also gives a write's writer its kind when the caller names none: `mcp` → mcp,
+   * `cli` → cli, `vscode` → lm-tool.
+   */
   source?: string;
+  /** Default writer of this service's writes (a call's own `writer` wins field by field); host, pid and time are filled in. */
+  writer?: Partial<Writer>;
+  /**
+   * Hold agents' memories out of other agents' recall until a person keeps them ({@link MemoryService.keep}).
+   * Default false; can be changed later through `requireApproval` on the service.
+   */
+  requireApproval?: boolean;
   /** Cosine similarity at or above which a new memory in the same scope is a near-duplicate (default 0.95). */
   duplicateThreshold?: number;
   /** Ranking knobs for recall; defaults suit the local embedder. */
@@ -75,6 +87,18 @@ export interface MemoryView {
   rev: number;
   metadata: SmartMetadata;
   legacy: boolean;
+  /** Who wrote the current text; absent for memories from before provenance (see `metadata.source`). */
+  writer?: Writer;
+  /** The last changes (at most 5), oldest first. */
+  history?: HistoryEntry[];
+  /** False only for an agent's memory no person has kept yet (see {@link MemoryService.keep}); always set by the service. */
+  reviewed?: boolean;
+}
+
+/** Who makes a write, in the options of update, forget and keep. */
+export interface WriteBy {
+  /** Default: the service's writer; host, pid and time are filled in. */
+  writer?: Partial<Writer>;
 }
 
 export interface StoreInput {
@@ -92,6 +116,8 @@ export interface StoreInput {
   metadata?: Record<string, unknown>;
   /** Store even when a near-duplicate exists in the same scope. */
   force?: boolean;
+  /** Who stores it (default: the service's writer); host, pid and time are filled in. */
+  writer?: Partial<Writer>;
   signal?: AbortSignal;
 }
 
@@ -118,6 +144,12 @@ export interface RecallOptions {
   mode?: RecallMode;
   /** Count this recall in the memories' `injected_count` (default true; set false for previews and UI searches). */
   count?: boolean;
+  /**
+   * Who recalls (default: the service's writer). With `requireApproval`, an agent's unreviewed
+   * memories reach only their own writer: the same MCP client name, or the same kind for VS Code's
+   * LM tools and participant.
+   */
+  caller?: Partial<Pick<Writer, 'kind' | 'client'>>;
   signal?: AbortSignal;
 }
 
@@ -196,6 +228,12 @@ export interface ListOptions {
   category?: string | string[];
   /** true: only not-yet-upgraded memories; false: only upgraded ones. */
   legacy?: boolean;
+  /** Only memories whose writer has this kind (`mcp`, `lm-tool`, …) or client name (case-insensitive); `unknown`: no recorded writer. */
+  writer?: string;
+  /** Only memories whose current text was written (stored, or changed by an update) at or after this time (epoch ms). */
+  since?: number;
+  /** false: only agents' memories no person has kept yet; true: only the others. */
+  reviewed?: boolean;
   /** Default `updated`. */
   sort?: ListSort;
   /** Default `desc`. */
@@ -229,7 +267,13 @@ export interface ServiceStats extends StoreStats {
   bookkeeping: { pendingIds: number };
 }
 
-export type MemoryChange = { kind: 'stored' | 'updated' | 'forgotten'; ids: string[] };
+export type MemoryChange = { kind: 'stored' | 'updated' | 'forgotten' | 'kept'; ids: string[]; writer?: Writer };
+
+export interface KeepResult {
+  id: string;
+  /** kept: marked reviewed now; already: it needed no review or was kept before; missing: no such memory. */
+  status: 'kept' | 'already' | 'missing';
+}
 
 // --------------------------------------------------------------------------------------- service
 
@@ -268,6 +312,9 @@ export class MemoryService implements Disposable {
   private readonly ranking: RankingOptions;
   private readonly duplicateThreshold: number;
   private readonly source: string | undefined;
+  private readonly defaultWriter: Partial<Writer>;
+  /** See {@link MemoryServiceOptions.requireApproval}; the extension flips it when its setting changes. */
+  requireApproval: boolean;
   private readonly log: Logger;
   private readonly ownsStore: boolean;
   private closing: Promise<void> | undefined;
@@ -318,18 +365,16 @@ export class MemoryService implements Disposable {
     if (this.defaultScopes.length === 0) throw new ValidationError('defaultScopes', 'must name at least one scope');
     this.defaultStoreScope = validateScope(options.defaultStoreScope ?? this.defaultScopes.find((s) => s !== 'global') ?? 'global', 'defaultStoreScope');
     this.source = options.source;
+    const kind = kindForSource(options.source);
+    const workspace = this.defaultStoreScope !== 'global' ? this.defaultStoreScope : undefined;
+    this.defaultWriter = { ...(kind ? { kind } : {}), ...(workspace ? { scope: workspace } : {}), ...options.writer };
+    resolveWriter(this.defaultWriter); // a bad default writer fails at open, not at the first write
+    this.requireApproval = options.requireApproval === true;
     this.duplicateThreshold = options.duplicateThreshold ?? 0.95;
     const local = (this.activeEmbedder ?? embedder).kind === 'local';
     this.ranking = {
       ...DEFAULT_RANKING_WEIGHTS,
       minSimilarity: local ? 0.15 : 0,
-      // The local embedder's vector side is a hashed bag of words and character n-grams: on real
-      // conversations much weaker than BM25 (LoCoMo dev hit@5, turns 0.425 vs 0.584), and with equal
-      // weights and k = 60 its noise pushed BM25's hits out of the top 5 (hybrid 0.534). k = 1 keeps
-      // each list's own first hits on top (what one side alone finds is not lost: the LoCoMo-format
-      // fixture test), the full-text list counts 3×: hybrid turns 0.576, observations 0.575 → 0.605
-      // (BENCHMARKS.md §6). k = 20 with 3× got 0.571 / 0.584 but lost single-side hits on the fixture.
-      ...(local ? { rrfK: 1, fusionWeights: { vector: 1, fts: 3 } } : {}),
       diversityThreshold: 0.92,
       diversityDemotion: 0.5,
       ...options.ranking,
@@ -371,8 +416,13 @@ export class MemoryService implements Disposable {
     const scope = validateScope(input.scope ?? this.defaultStoreScope, 'scope');
     const category = validateCategory(input.category ?? 'cases', 'category');
     const importance = validateImportance(input.importance ?? 0.5, 'importance');
-    const metadata = { ...validateMetadata(input.metadata, 'metadata') };
+    const metadata = checkOwnMetadata(validateMetadata(input.metadata, 'metadata'));
     if (this.source !== undefined && metadata.source === undefined) metadata.source = this.source;
+    const writer = this.writerFor(input.writer);
+    if (writer) {
+      metadata.writer = writer;
+      metadata.history = [{ writer, at: writer.at, fields: ['text', 'category', 'scope', 'importance', ...(input.metadata ? ['metadata'] : [])] }];
+    }
     const embedder = this.writableEmbedder();
 
     const [vector] = await embedder.embed([text], { signal: input.signal });
@@ -392,7 +442,7 @@ export class MemoryService implements Disposable {
     if (!result || result.status === 'failed') throw new WriteFailedError(`Storing the memory failed: ${result && 'error' in result ? result.error : 'no result'}`, undefined);
     if (result.status === 'conflict') throw new IdConflictError(result.id);
     if (result.status === 'inserted') {
-      this._onDidChange.fire({ kind: 'stored', ids: [result.id] });
+      this._onDidChange.fire({ kind: 'stored', ids: [result.id], ...(writer ? { writer } : {}) });
       this.indexBuilder.poke();
       return { status: 'stored', id: result.id };
     }
@@ -419,21 +469,23 @@ export class MemoryService implements Disposable {
     const minScore = options.minScore ?? 0;
     if (typeof minScore !== 'number' || !Number.isFinite(minScore) || minScore < 0 || minScore > 1) throw new ValidationError('minScore', `must be a number between 0 and 1, got ${String(minScore)}`);
 
-    const { vector, rankingVector } = this.activeEmbedder && mode !== 'fts' ? await this.search.queryVectors(text, this.activeEmbedder, { signal: options.signal }) : { vector: undefined, rankingVector: undefined };
+    const vector = this.activeEmbedder && mode !== 'fts' ? (await this.activeEmbedder.embed([text], { signal: options.signal }))[0] : undefined;
+    const approval = this.requireApproval ? { caller: this.callerFor(options.caller) } : undefined;
     const result = await this.search.search({
       text,
       vector,
-      rankingVector,
       scopes,
       categories,
-      limit,
+      // Held-out memories are dropped after ranking; ask for more so the caller still gets `limit`.
+      limit: approval ? Math.min(limit * 3, limit + 50) : limit,
       mode,
       minScore,
       minSimilarity: this.ranking.minSimilarity,
       diversity: { threshold: this.ranking.diversityThreshold, demotion: this.ranking.diversityDemotion },
       weights: this.ranking,
     });
-    const results = result.hits.map((h) => toRecallResult(h, !!options.full));
+    const hits = approval ? result.hits.filter((h) => visibleUnderApproval(h.record.metadata, approval.caller)).slice(0, limit) : result.hits;
+    const results = hits.map((h) => toRecallResult(h, !!options.full));
     if (options.count !== false && results.length > 0) this.bookkeeper.record(results.map((r) => r.id));
     return { results, mode: result.mode, notes: result.notes, ms: performance.now() - started };
   }
@@ -447,7 +499,7 @@ export class MemoryService implements Disposable {
    * @returns the memory as stored after the update.
    * @throws NotFoundError, AmbiguousIdError (E_AMBIGUOUS_ID), ValidationError, EmbedderMismatchError.
    */
-  async update(idOrPrefix: string, changes: UpdateChanges, options: { signal?: AbortSignal } = {}): Promise<MemoryView> {
+  async update(idOrPrefix: string, changes: UpdateChanges, options: WriteBy & { signal?: AbortSignal } = {}): Promise<MemoryView> {
     this.assertOpen();
     if (!changes || typeof changes !== 'object') throw new ValidationError('changes', 'must be an object');
     const set: MemoryPatch['set'] = {};
@@ -455,7 +507,8 @@ export class MemoryService implements Disposable {
     if (changes.importance !== undefined) set.importance = validateImportance(changes.importance, 'importance');
     if (changes.category !== undefined) set.category = validateCategory(changes.category, 'category');
     if (changes.scope !== undefined) set.scope = validateScope(changes.scope, 'scope');
-    const metadata = changes.metadata === undefined ? undefined : { ...validateMetadata(changes.metadata, 'metadata') };
+    const metadata = changes.metadata === undefined ? undefined : checkOwnMetadata(validateMetadata(changes.metadata, 'metadata'));
+    const writer = this.writerFor(options.writer);
     let current = await this.resolve(idOrPrefix);
 
     for (let attempt = 1; ; attempt++) {
@@ -466,10 +519,15 @@ export class MemoryService implements Disposable {
         patch.set!.vector = vector!;
         // The upgrader's abstracts described the old text; without them the memory is legacy again and gets re-enriched.
         patch.metadata = { ...patch.metadata, l0_abstract: null, l1_overview: null, l2_content: null };
+        // The new text is this writer's, and no person has seen it yet.
+        patch.metadata.writer = writer ?? null;
+        patch.metadata.reviewed = null;
         patch.expect = { text: current.text };
       } else if (Object.keys(patch.set!).length === 0 && !patch.metadata) {
         return toView(current); // nothing changes: no write, no new revision
       }
+      const fields = [...(patch.set!.text !== undefined ? ['text'] : []), ...Object.keys(set), ...(metadata ? ['metadata'] : [])];
+      if (writer) patch.history = { writer, at: writer.at, fields };
       const [r] = await this.memoryStore.patch([patch], { priority: 'interactive', label: 'update memory' });
       if (r!.status === 'applied') break;
       if (r!.status === 'missing') throw new NotFoundError(current.id);
@@ -482,19 +540,24 @@ export class MemoryService implements Disposable {
     }
     const updated = await this.memoryStore.get(current.id);
     if (!updated) throw new NotFoundError(current.id);
-    this._onDidChange.fire({ kind: 'updated', ids: [updated.id] });
+    this._onDidChange.fire({ kind: 'updated', ids: [updated.id], ...(writer ? { writer } : {}) });
     return toView(updated);
   }
 
   // --------------------------------------------------------------------------------- forget
 
   /** Deletes one memory by id or unique id prefix (≥ 8 characters). @throws NotFoundError, AmbiguousIdError. */
-  async forget(idOrPrefix: string): Promise<ForgetResult> {
+  async forget(idOrPrefix: string, options: WriteBy = {}): Promise<ForgetResult> {
     this.assertOpen();
+    const writer = this.writerFor(options.writer);
     const target = await this.resolve(idOrPrefix);
     const [r] = await this.memoryStore.delete([target.id], { priority: 'interactive', label: 'forget memory' });
     if (r!.status === 'failed') throw new WriteFailedError(`Forgetting ${target.id} failed: ${r!.error}`, undefined);
-    if (r!.status === 'deleted') this._onDidChange.fire({ kind: 'forgotten', ids: [target.id] });
+    if (r!.status === 'deleted') {
+      // A deleted row keeps no history; the log is where a forget by whom is seen.
+      this.log.info(`forgot ${target.id} (${writer ? describeWriterShort(writer) : 'writer unknown'})`);
+      this._onDidChange.fire({ kind: 'forgotten', ids: [target.id], ...(writer ? { writer } : {}) });
+    }
     return { id: target.id, deleted: r!.status === 'deleted' };
   }
 
@@ -503,15 +566,19 @@ export class MemoryService implements Disposable {
    * candidates are returned for a person or agent to review (and then confirm, or forget by id).
    * Previews are not counted as recalls.
    */
-  async forgetByQuery(query: string, options: ForgetByQueryOptions = {}): Promise<ForgetByQueryResult> {
+  async forgetByQuery(query: string, options: ForgetByQueryOptions & WriteBy = {}): Promise<ForgetByQueryResult> {
     this.assertOpen();
+    const writer = this.writerFor(options.writer);
     const limit = checkLimit(options.limit, 10, 100, 'limit');
-    const { results } = await this.recall(query, { limit, scopes: options.scopes, category: options.category, minScore: options.minScore ?? 0.3, full: true, count: false });
+    const { results } = await this.recall(query, { limit, scopes: options.scopes, category: options.category, minScore: options.minScore ?? 0.3, full: true, count: false, caller: options.writer });
     if (options.confirm !== true) return { confirmed: false, candidates: results, deleted: [], failed: [] };
     const outcome = results.length ? await this.memoryStore.delete(results.map((r) => r.id), { priority: 'interactive', label: `forget ${results.length} memories` }) : [];
     const deleted = outcome.filter((o) => o.status === 'deleted').map((o) => o.id);
     const failed = outcome.flatMap((o) => (o.status === 'failed' ? [{ id: o.id, reason: o.error }] : []));
-    if (deleted.length) this._onDidChange.fire({ kind: 'forgotten', ids: deleted });
+    if (deleted.length) {
+      this.log.info(`forgot ${deleted.length} memories by query (${writer ? describeWriterShort(writer) : 'writer unknown'})`);
+      this._onDidChange.fire({ kind: 'forgotten', ids: deleted, ...(writer ? { writer } : {}) });
+    }
     return { confirmed: true, candidates: results, deleted, failed };
   }
 
@@ -535,6 +602,10 @@ export class MemoryService implements Disposable {
     if (!['updated', 'created', 'importance', 'injected'].includes(sort)) throw new ValidationError('sort', `must be updated, created, importance or injected, got ${JSON.stringify(sort)}`);
     const order = options.order ?? 'desc';
     if (order !== 'asc' && order !== 'desc') throw new ValidationError('order', `must be asc or desc, got ${JSON.stringify(order)}`);
+    const writer = checkWriterFilter(options.writer);
+    const since = options.since;
+    if (since !== undefined && (typeof since !== 'number' || !Number.isFinite(since) || since < 0)) throw new ValidationError('since', `must be epoch milliseconds (a non-negative number), got ${String(since)}`);
+    if (options.reviewed !== undefined && typeof options.reviewed !== 'boolean') throw new ValidationError('reviewed', `must be true or false, got ${String(options.reviewed)}`);
 
     const parts: string[] = [];
     if (scopes) parts.push(`scope IN ${sqlInList(scopes, 'scope')}`);
@@ -543,15 +614,74 @@ export class MemoryService implements Disposable {
       .map((raw) => {
         const r = fromRawRow(raw);
         const key = sort === 'updated' ? r.updated_at : sort === 'created' ? r.created_at : sort === 'importance' ? r.importance : Number(r.metadata.injected_count ?? 0) || 0;
-        return { id: r.id, key, legacy: isLegacy(r) };
+        return { id: r.id, key, legacy: isLegacy(r), record: r };
       })
-      .filter((k) => options.legacy === undefined || k.legacy === options.legacy);
+      .filter((k) => options.legacy === undefined || k.legacy === options.legacy)
+      // Provenance lives in the metadata JSON, which a filter cannot reach: matched here, on the rows read anyway.
+      .filter((k) => writer === undefined || writerMatches(writerOf(k.record.metadata), writer))
+      .filter((k) => since === undefined || (writerOf(k.record.metadata)?.at ?? k.record.created_at) >= since)
+      .filter((k) => options.reviewed === undefined || isReviewed(k.record.metadata) === options.reviewed);
     const dir = order === 'desc' ? -1 : 1;
     // LanceDB has no ORDER BY over a filter here; sort the light keys, then read only the page.
     keys.sort((a, b) => (a.key - b.key) * dir || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const page = keys.slice(offset, offset + limit);
     const found = page.length ? await this.memoryStore.getMany(page.map((k) => k.id)) : new Map<string, MemoryRecord>();
     return { total: keys.length, offset, limit, items: page.map((k) => found.get(k.id)).filter((r): r is MemoryRecord => !!r).map(toView) };
+  }
+
+  /** How many agents' memories no person has kept yet (the review's count). */
+  async unreviewedCount(): Promise<number> {
+    this.assertOpen();
+    const rows = await this.memoryStore.rows(undefined, { columns: ['id', 'metadata'] });
+    return rows.reduce((n, raw) => n + (isReviewed(fromRawRow(raw).metadata) ? 0 : 1), 0);
+  }
+
+  // ----------------------------------------------------------------------------------- review
+
+  /**
+   * A person keeps memories: each is marked reviewed (`metadata.reviewed = { at, by }`), so with
+   * `requireApproval` it reaches every agent's recall. Memories that needed no review (a person's,
+   * or kept before) are left as they are. Exact ids only: a person keeps what they saw.
+   */
+  async keep(ids: string[], options: WriteBy = {}): Promise<KeepResult[]> {
+    this.assertOpen();
+    if (!Array.isArray(ids)) throw new ValidationError('ids', 'must be an array of memory ids');
+    const wanted = [...new Set(ids.map((id, i) => validateId(id, `ids[${i}]`)))];
+    const writer = this.writerFor(options.writer);
+    if (!writer) throw new ValidationError('writer', 'a keep must say who keeps (this service has no source or writer)');
+    if (wanted.length === 0) return [];
+    const found = await this.memoryStore.getMany(wanted);
+    const results = new Map<string, KeepResult>();
+    const patches: MemoryPatch[] = [];
+    for (const id of wanted) {
+      const current = found.get(id);
+      if (!current) results.set(id, { id, status: 'missing' });
+      else if (isReviewed(current.metadata)) results.set(id, { id, status: 'already' });
+      // Conditional on the text the person saw: a text rewritten meanwhile is not kept unseen.
+      else patches.push({ id, metadata: { reviewed: { at: writer.at, by: writer } }, history: { writer, at: writer.at, fields: ['reviewed'] }, expect: { text: current.text } });
+    }
+    const outcome = patches.length ? await this.memoryStore.patch(patches, { priority: 'interactive', label: `keep ${patches.length} memories` }) : [];
+    for (const r of outcome) {
+      if (r.status === 'failed') throw new WriteFailedError(`Keeping ${r.id} failed: ${r.error}`, undefined);
+      results.set(r.id, { id: r.id, status: r.status === 'applied' ? 'kept' : r.status === 'missing' ? 'missing' : 'already' });
+    }
+    const kept = [...results.values()].filter((r) => r.status === 'kept').map((r) => r.id);
+    if (kept.length) this._onDidChange.fire({ kind: 'kept', ids: kept, writer });
+    return wanted.map((id) => results.get(id)!);
+  }
+
+  /**
+   * The complete writer of a write by `given` (field by field over this service's writer), with host,
+   * pid and time filled in; undefined when no kind is known. For adapters that write past the service
+   * (the importer: `writerFor({ kind: 'import' })`).
+   */
+  writerFor(given?: Partial<Writer>): Writer | undefined {
+    return resolveWriter(given, this.defaultWriter);
+  }
+
+  private callerFor(given: Partial<Pick<Writer, 'kind' | 'client'>> | undefined): Pick<Writer, 'kind' | 'client'> | undefined {
+    const w = this.writerFor(given);
+    return w ? { kind: w.kind, ...(w.client ? { client: w.client } : {}) } : undefined;
   }
 
   /** Store figures (counts per scope/category/tier, legacy, disk, versions, indexes, lock, queue) plus embedder, index and bookkeeping state. */
@@ -683,7 +813,33 @@ function checkCategories(value: string | string[] | undefined): string[] | undef
 }
 
 function toView(r: MemoryRecord): MemoryView {
-  return { id: r.id, text: r.text, category: r.category, scope: r.scope, importance: r.importance, created_at: r.created_at, updated_at: r.updated_at, rev: r.rev, metadata: r.metadata, legacy: isLegacy(r) };
+  const writer = writerOf(r.metadata);
+  const history = historyOf(r.metadata);
+  return {
+    id: r.id, text: r.text, category: r.category, scope: r.scope, importance: r.importance, created_at: r.created_at, updated_at: r.updated_at, rev: r.rev, metadata: r.metadata, legacy: isLegacy(r),
+    ...(writer ? { writer } : {}),
+    ...(history.length ? { history } : {}),
+    reviewed: isReviewed(r.metadata),
+  };
+}
+
+/** A caller's metadata may not set the keys provenance is kept in: they would forge who wrote a memory or who kept it. */
+function checkOwnMetadata(metadata: Record<string, unknown>): Record<string, unknown> {
+  for (const key of PROVENANCE_KEYS) {
+    if (Object.hasOwn(metadata, key)) throw new ValidationError(`metadata.${key}`, `is recorded by Memory Lane itself; pass the ${key === 'reviewed' ? 'keep() call' : 'writer option'} instead`);
+  }
+  return { ...metadata };
+}
+
+function checkWriterFilter(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim().length === 0) throw new ValidationError('writer', `must be a writer kind (${AGENT_WRITER_KINDS.join(', ')}, cli, import, upgrade, consolidate) or a client name, got ${JSON.stringify(value)}`);
+  if (value.length > 200) throw new ValidationError('writer', `is ${value.length} characters; the limit is 200`);
+  return value.trim();
+}
+
+function describeWriterShort(w: Writer): string {
+  return `${w.kind}${w.client ? ` ${w.client.name}` : ''}, pid ${w.pid}`;
 }
 
 function toRecallResult(h: HybridHit, full: boolean): RecallResult {

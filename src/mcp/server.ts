@@ -1,12 +1,15 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { embedderConfigFromEnv } from '../core/embedding';
 import { stderrLogger, parseLogLevel, componentLogger, type Logger } from '../core/log';
 import { MemoryService } from '../core/memoryService';
 import { defaultStorePath } from '../core/paths';
 import { checkToolInput, toolDescription, toolInputSchema, toolsFor, type ToolName } from '../core/tools/contract';
+import { agentGuidance } from '../core/guidance';
+import { requireApprovalFromEnv, type Writer } from '../core/provenance';
 import { memoryToolHandlers, toolError } from './tools';
+import { MEMORY_PROMPTS, memoryPrompt } from './prompts';
 import { PRODUCT_VERSION } from '../core/version';
 import { resolveLockSettings } from '../core/defaults';
 import { lockStoreOptions } from '../core/store/memoryStore';
@@ -19,11 +22,25 @@ export const MCP_SERVER_NAME = 'memory-lane';
  * "MCP error -32602: Input validation error" text. Here the contract checks them, so an MCP client
  * gets the same `E_INVALID: limit: must be an integer from 1 to 50, got 0` as a model in VS Code,
  * and tools/list shows exactly the JSON Schema that package.json's Language Model tools declare.
+ *
+ * The initialize result carries the agent guidance as `instructions` (src/core/guidance.ts, the same
+ * words VS Code's chat instructions use), and the `remember` / `recall` prompts. Every write records
+ * the client that initialized the session (its `clientInfo` name and version) as the writer.
  */
 export function createMemoryMcpServer(service: MemoryService): Server {
-  const server = new Server({ name: MCP_SERVER_NAME, version: PRODUCT_VERSION }, { capabilities: { tools: {} } });
+  const server = new Server(
+    { name: MCP_SERVER_NAME, version: PRODUCT_VERSION },
+    { capabilities: { tools: {}, prompts: {} }, instructions: agentGuidance('mcp') },
+  );
   const tools = toolsFor('mcp');
-  const handlers = memoryToolHandlers(service);
+  // Read per call: clientInfo is known only once the client has initialized.
+  const writer = (): Partial<Writer> => {
+    const info = server.getClientVersion();
+    return { kind: 'mcp', ...(info?.name ? { client: { name: info.name, ...(info.version ? { version: info.version } : {}) } } : {}) };
+  };
+  const handlers = memoryToolHandlers(service, writer);
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: MEMORY_PROMPTS }));
+  server.setRequestHandler(GetPromptRequestSchema, (request) => memoryPrompt(request.params.name, request.params.arguments ?? {}));
   server.setRequestHandler(ListToolsRequestSchema, () => ({
     tools: tools.map((tool) => ({ name: tool.name, description: toolDescription(tool, 'mcp'), inputSchema: toolInputSchema(tool, 'mcp') as { type: 'object' } })),
   }));
@@ -45,6 +62,8 @@ export interface McpServerOptions {
   db?: string;
   /** Scopes recall searches by default (MEMORY_LANE_SCOPES, comma-separated), e.g. "project:api,global". */
   scopes?: string[];
+  /** Hold agents' unreviewed memories out of other clients' recall (default: MEMORY_LANE_REQUIRE_APPROVAL). */
+  requireApproval?: boolean;
   logger?: Logger;
 }
 
@@ -60,6 +79,7 @@ export async function runMcpServer(options: McpServerOptions = {}): Promise<void
     embedding: embedderConfigFromEnv(),
     logger: componentLogger(log, 'mcp'),
     source: 'mcp',
+    requireApproval: options.requireApproval ?? requireApprovalFromEnv(process.env),
     // The window that defines this server passes its lock settings (MEMORY_LANE_LOCK_*), so every
     // process on the store agrees on deadlines and on when a holder is stale.
     storeOptions: lockStoreOptions(resolveLockSettings({}, process.env)),

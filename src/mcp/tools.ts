@@ -1,5 +1,6 @@
 import { errorCode, errorMessage } from '../core/errors';
-import type { MemoryService, RecallResult } from '../core/memoryService';
+import type { MemoryService, MemoryView, RecallResult } from '../core/memoryService';
+import type { Writer } from '../core/provenance';
 import { TOOL_LIMITS, toolScope, toolScopes, type ForgetToolInput, type ListToolInput, type RecallToolInput, type StoreToolInput, type ToolInputs, type ToolName, type UpdateToolInput } from '../core/tools/contract';
 
 type ToolResult = { content: Array<{ type: 'text'; text: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
@@ -22,10 +23,17 @@ export function toolError(err: unknown): ToolResult {
 /** One handler per tool the contract offers MCP clients; each gets an input the contract has already checked. */
 export type MemoryToolHandlers = { [N in ToolName]: (input: ToolInputs[N]) => Promise<ToolResult> };
 
-export function memoryToolHandlers(service: MemoryService): MemoryToolHandlers {
+/** A memory in a list answer: id, scope, category, who wrote it, and the start of its text (as data). */
+function listLine(m: MemoryView): string {
+  const by = m.writer ? `${m.writer.kind}${m.writer.client ? ` ${m.writer.client.name}` : ''}` : 'writer unknown';
+  return `- [${m.id}] (${m.scope}, ${m.category}, ${by}${m.reviewed === false ? ', unreviewed' : ''}) ${JSON.stringify(m.text.slice(0, 200))}`;
+}
+
+/** `writer`: who this session's writes are by (the MCP client from its initialize clientInfo), asked at each call. */
+export function memoryToolHandlers(service: MemoryService, writer: () => Partial<Writer> = () => ({ kind: 'mcp' })): MemoryToolHandlers {
   return {
     memory_store: async (a: StoreToolInput) => {
-      const r = await service.store({ ...a, scope: toolScope(a.scope) });
+      const r = await service.store({ ...a, scope: toolScope(a.scope), writer: writer() });
       if (r.status === 'duplicate') {
         return ok({ stored: false, id: r.existing.id, duplicateOf: r.duplicateOf, similarity: r.similarity }, `Not stored: a near-duplicate already exists (${r.duplicateOf}, similarity ${r.similarity.toFixed(2)}). Use memory_update on it, or store again with force: true.`);
       }
@@ -33,27 +41,27 @@ export function memoryToolHandlers(service: MemoryService): MemoryToolHandlers {
     },
     memory_recall: async (a: RecallToolInput) => {
       const { query, scope, limit, ...options } = a;
-      const r = await service.recall(query, { ...options, limit: limit ?? TOOL_LIMITS.recall.default, scopes: toolScopes(scope) });
+      const r = await service.recall(query, { ...options, limit: limit ?? TOOL_LIMITS.recall.default, scopes: toolScopes(scope), caller: writer() });
       return ok({ results: r.results, mode: r.mode, notes: r.notes }, recallText(r.results));
     },
     memory_update: async (a: UpdateToolInput) => {
       const { id, scope, ...changes } = a;
-      const m = await service.update(id, { ...changes, scope: toolScope(scope) });
+      const m = await service.update(id, { ...changes, scope: toolScope(scope) }, { writer: writer() });
       return ok({ memory: m }, `Updated ${m.id} (rev ${m.rev}).`);
     },
     memory_forget: async (a: ForgetToolInput) => {
       if (a.id) {
-        const r = await service.forget(a.id);
+        const r = await service.forget(a.id, { writer: writer() });
         return ok({ deleted: r.deleted ? 1 : 0, ids: r.deleted ? [r.id] : [] }, r.deleted ? `Forgot ${r.id}.` : `Nothing to forget for ${r.id}.`);
       }
-      const r = await service.forgetByQuery(a.query!, { confirm: a.confirm === true, limit: a.limit ?? TOOL_LIMITS.forgetByQuery.default });
+      const r = await service.forgetByQuery(a.query!, { confirm: a.confirm === true, limit: a.limit ?? TOOL_LIMITS.forgetByQuery.default, writer: writer() });
       if (!r.confirmed) return ok({ deleted: 0, confirmed: false, candidates: r.candidates }, `Nothing deleted yet. These would be forgotten; call again with confirm: true:\n${recallText(r.candidates)}`);
       return ok({ deleted: r.deleted.length, ids: r.deleted, failed: r.failed }, `Forgot ${r.deleted.length} memories.`);
     },
     memory_list: async (a: ListToolInput) => {
       const { scope, limit, ...options } = a;
       const page = await service.list({ ...options, limit: limit ?? TOOL_LIMITS.list.default, scopes: toolScopes(scope) });
-      return ok({ ...page }, page.items.length === 0 ? `No memories (total ${page.total}).` : page.items.map((m) => `- [${m.id}] (${m.scope}, ${m.category}) ${JSON.stringify(m.text.slice(0, 200))}`).join('\n') + `\n(${page.offset + 1}–${page.offset + page.items.length} of ${page.total})`);
+      return ok({ ...page }, page.items.length === 0 ? `No memories (total ${page.total}).` : page.items.map(listLine).join('\n') + `\n(${page.offset + 1}–${page.offset + page.items.length} of ${page.total})`);
     },
     memory_stats: async () => {
       const s = await service.stats();

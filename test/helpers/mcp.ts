@@ -5,15 +5,19 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 
 export const MCP_PATH = join(repoRoot(), 'dist', 'mcp.js');
 
-/** Starts the bundled MCP server as a real child process and connects the SDK's client over stdio. */
-export async function connectMcp(db: string, env: Record<string, string> = {}): Promise<{ client: Client; close(): Promise<void>; pid: number | null }> {
+/**
+ * Starts the bundled MCP server as a real child process and connects the SDK's client over stdio.
+ * `client` is the clientInfo it initializes with (default memory-lane-test 0.0.0): the writer the
+ * server records for this session's writes.
+ */
+export async function connectMcp(db: string, env: Record<string, string> = {}, options: { client?: { name: string; version: string } } = {}): Promise<{ client: Client; close(): Promise<void>; pid: number | null }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [MCP_PATH, '--db', db],
     env: { ...(process.env as Record<string, string>), LANCEDB_LOG: 'error', ...env },
     stderr: 'pipe',
   });
-  const client = new Client({ name: 'memory-lane-test', version: '0.0.0' });
+  const client = new Client(options.client ?? { name: 'memory-lane-test', version: '0.0.0' });
   await client.connect(transport);
   return { client, pid: transport.pid, close: () => client.close() };
 }

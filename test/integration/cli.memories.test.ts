@@ -39,7 +39,7 @@ test('cli store, get, recall, update, list, forget: the whole life of a memory t
   const scoped = await cli(['--db', db, 'list', '--scope', 'project:payments', '--json']);
   assert.deepEqual(scoped.json.items.map((m: { id: string }) => m.id), [id]);
   const human = await cli(['--db', db, 'list']);
-  assert.match(human.stdout, /^id\s+scope\s+category\s+state\s+memory/m);
+  assert.match(human.stdout, /^id\s+scope\s+category\s+state\s+writer\s+memory/m);
   assert.match(human.stdout, /1–2 of 2/);
 
   const candidates = await cli(['--db', db, 'forget', '--query', 'dark mode editor', '--json']);

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { MemoryView, RecallResult } from '../../core/memoryService';
+import { describeWriter } from '../../core/provenance';
 import type { CliContext } from '../context';
 import { table, truncate } from '../output';
 
@@ -21,10 +22,18 @@ function describe(m: MemoryView): string {
     `id          ${m.id}`,
     `scope       ${m.scope}    category ${m.category}    importance ${m.importance}    rev ${m.rev}${m.legacy ? '    (legacy)' : ''}`,
     `created     ${new Date(m.created_at).toISOString()}    updated ${new Date(m.updated_at).toISOString()}`,
+    `writer      ${describeWriter(m.metadata)}${m.reviewed === false ? '    (unreviewed)' : ''}`,
+    ...(m.history ?? []).map((h, i) => `${i === 0 ? 'history     ' : '            '}${new Date(h.at).toISOString()}  ${h.writer.kind}${h.writer.client ? ` ${h.writer.client.name}` : ''}: ${h.fields.join(', ') || '(no fields)'}`),
     ...(m.metadata.l0_abstract ? [`abstract    ${m.metadata.l0_abstract}`] : []),
     '',
     m.text,
   ].join('\n');
+}
+
+/** The writer column of `list`: kind and client, `?` when no writer was recorded. */
+function writerCell(m: MemoryView): string {
+  if (!m.writer) return '?';
+  return truncate(`${m.writer.kind}${m.writer.client && m.writer.kind !== 'cli' ? ` ${m.writer.client.name}` : ''}`, 24);
 }
 
 function resultsTable(results: RecallResult[]): string {
@@ -112,17 +121,28 @@ export function registerMemoryCommands(program: Command, run: Run): void {
       if (r.failed.length) process.exitCode = 1;
     })());
 
+  program.command('keep')
+    .argument('<ids...>', 'exact memory ids')
+    .description('marks agents\' memories reviewed: with approval required, they then reach every agent\'s recall')
+    .action((ids: string[]) => run(async (ctx) => {
+      const results = await (await ctx.openService()).keep(ids);
+      ctx.out.result({ results }, (v) => v.results.map((r) => `${r.status === 'kept' ? 'kept' : r.status === 'already' ? 'needs no review' : 'not found'} ${r.id}`).join('\n'));
+      if (results.some((r) => r.status === 'missing')) process.exitCode = 1;
+    })());
+
   program.command('list')
     .description('lists memories, newest first')
     .option('--scope <scope>', 'only this scope (repeatable)', collect)
     .option('--category <category>', 'only this category (repeatable)', collect)
     .option('--legacy', 'only memories not yet upgraded')
+    .option('--writer <kind|client>', 'only memories written by this kind (lm-tool, participant, mcp, cli, import, upgrade, consolidate) or client name; unknown: no recorded writer')
+    .option('--unreviewed', 'only agents\' memories no person has kept yet (see keep)')
     .option('--limit <n>', '1..500 (default 50)', number('--limit', 1, 500, true))
     .option('--offset <n>', 'skip this many', number('--offset', 0, Number.MAX_SAFE_INTEGER, true))
     .addOption(new Option('--sort <key>', 'order by').choices(['updated', 'created', 'importance', 'injected']))
-    .action((o: { scope?: string[]; category?: string[]; legacy?: boolean; limit?: number; offset?: number; sort?: 'updated' | 'created' | 'importance' | 'injected' }) => run(async (ctx) => {
-      const page = await (await ctx.openService()).list({ scopes: o.scope, category: o.category, ...(o.legacy ? { legacy: true } : {}), limit: o.limit, offset: o.offset, sort: o.sort });
+    .action((o: { scope?: string[]; category?: string[]; legacy?: boolean; writer?: string; unreviewed?: boolean; limit?: number; offset?: number; sort?: 'updated' | 'created' | 'importance' | 'injected' }) => run(async (ctx) => {
+      const page = await (await ctx.openService()).list({ scopes: o.scope, category: o.category, ...(o.legacy ? { legacy: true } : {}), ...(o.writer !== undefined ? { writer: o.writer } : {}), ...(o.unreviewed ? { reviewed: false } : {}), limit: o.limit, offset: o.offset, sort: o.sort });
       ctx.out.result(page, (p) => p.items.length === 0 ? `no memories (total ${p.total})`
-        : `${table(p.items.map((m) => [m.id.slice(0, 12), m.scope, m.category, m.legacy ? 'legacy' : 'smart', truncate(m.text, 70)]), ['id', 'scope', 'category', 'state', 'memory'])}\n\n${p.offset + 1}–${p.offset + p.items.length} of ${p.total}`);
+        : `${table(p.items.map((m) => [m.id.slice(0, 12), m.scope, m.category, m.legacy ? 'legacy' : 'smart', writerCell(m), truncate(m.text, 60)]), ['id', 'scope', 'category', 'state', 'writer', 'memory'])}\n\n${p.offset + 1}–${p.offset + p.items.length} of ${p.total}`);
     })());
 }

@@ -31,6 +31,7 @@ export function registerTransferCommands(program: Command, run: Run): void {
         format: o.format ? formats[o.format] : 'auto',
         ...(embedder ? { embed: (texts: string[]) => embedder.embed(texts) } : {}),
         ...(o.scope ? { scope: o.scope } : {}),
+        writer: service.writerFor({ kind: 'import' }),
       });
       ctx.out.result(result, (r) => [
         `imported ${r.imported} (${r.format}), already present ${r.existing}, malformed ${r.malformed.length}`,

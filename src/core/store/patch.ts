@@ -1,3 +1,4 @@
+import { appendHistory, type HistoryEntry } from '../provenance';
 import type { MemoryRecord } from './schema';
 
 /**
@@ -13,13 +14,18 @@ export interface MemoryPatch {
   increment?: Record<string, number>;
   /** Numeric metadata fields raised to at least this value (e.g. last_injected_at); commutes too. */
   raiseTo?: Record<string, number>;
+  /**
+   * A change record appended to `metadata.history` (the last few kept) at commit time, so two
+   * writers' entries never overwrite each other the way a `metadata.history` set from a read would.
+   */
+  history?: HistoryEntry;
   /** Preconditions; a row that no longer matches is reported `stale` and left untouched. */
   expect?: { rev?: number; text?: string };
 }
 
 /** True when a patch only does bookkeeping (counters), which must not look like an edit (no updated_at bump). */
 export function isBookkeepingOnly(patch: MemoryPatch): boolean {
-  return !patch.set && !patch.metadata && !!(patch.increment || patch.raiseTo);
+  return !patch.set && !patch.metadata && !patch.history && !!(patch.increment || patch.raiseTo);
 }
 
 export function expectationHolds(current: MemoryRecord, patch: MemoryPatch): boolean {
@@ -47,6 +53,7 @@ export function applyPatch(current: MemoryRecord, patch: MemoryPatch, now: numbe
       else next.metadata[key] = value;
     }
   }
+  if (patch.history) next.metadata.history = appendHistory(next.metadata.history, patch.history);
   if (patch.increment) {
     for (const [key, by] of Object.entries(patch.increment)) {
       if (!Number.isFinite(by)) continue;

@@ -118,6 +118,9 @@ export function validatePatch(patch: MemoryPatch, dim: number, at = ''): MemoryP
     if (set.importance !== undefined) validateImportance(set.importance, `${at}importance`);
   }
   if (patch.metadata !== undefined) validateMetadata(patch.metadata, `${at}metadata`);
+  if (patch.history !== undefined && (!patch.history || typeof patch.history !== 'object' || !Array.isArray(patch.history.fields))) {
+    throw new ValidationError(`${at}history`, 'must be a change record { writer, at, fields }');
+  }
   for (const [field, values] of [['increment', patch.increment], ['raiseTo', patch.raiseTo]] as const) {
     for (const [key, v] of Object.entries(values ?? {})) {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new ValidationError(`${at}${field}.${key}`, `must be a finite number, got ${String(v)}`);

@@ -66,7 +66,7 @@ export interface StoreToolInput { text: string; id?: string; scope?: string; cat
 export interface RecallToolInput { query: string; limit?: number; scope?: string; category?: string; minScore?: number; full?: boolean }
 export interface UpdateToolInput { id: string; text?: string; importance?: number; category?: string; scope?: string }
 export interface ForgetToolInput { id?: string; query?: string; limit?: number; confirm?: boolean }
-export interface ListToolInput { scope?: string; category?: string; legacy?: boolean; sort?: ListToolSort; limit?: number; offset?: number }
+export interface ListToolInput { scope?: string; category?: string; legacy?: boolean; writer?: string; sort?: ListToolSort; limit?: number; offset?: number }
 export type ListToolSort = (typeof LIST_SORTS)[number];
 
 export interface ToolInputs {
@@ -175,11 +175,12 @@ export const MEMORY_TOOLS: readonly ToolContract[] = [
   },
   {
     name: 'memory_list',
-    description: 'Lists stored memories, newest first, with paging (limit, offset) and filters (scope, category, legacy = not yet upgraded). Use it to review what is remembered; use memory_recall to find something specific.',
+    description: 'Lists stored memories, newest first, with paging (limit, offset) and filters (scope, category, legacy = not yet upgraded, writer). Each memory says who wrote it. Use it to review what is remembered; use memory_recall to find something specific.',
     parameters: {
       scope: searchScope('every scope in the store'),
       category: category(),
       legacy: { type: 'boolean', description: 'Only memories not yet upgraded (true) or only upgraded ones (false).' },
+      writer: { type: 'string', description: 'Only memories written by this kind of writer (lm-tool, participant, mcp, cli, import, upgrade, consolidate) or this client, e.g. "claude-code"; "unknown" for memories from before writers were recorded.' },
       sort: { type: 'string', enum: LIST_SORTS, description: 'Default updated.' },
       limit: limit(TOOL_LIMITS.list, `Default ${TOOL_LIMITS.list.default}.`),
       offset: { type: 'integer', minimum: 0 },

@@ -7,6 +7,7 @@ import type { Disposable } from '../lifecycle';
 import { componentLogger, nullLogger, type Logger } from '../log';
 import type { MemoryStore } from '../store/memoryStore';
 import type { MemoryPatch } from '../store/patch';
+import { resolveWriter, type Writer } from '../provenance';
 import { fromRawRow } from '../store/schema';
 import { sqlInList } from '../store/sql';
 import { UpgradeCheckpoint } from './checkpoint';
@@ -45,6 +46,8 @@ export interface UpgradeRunOptions {
   logger?: Logger;
   /** Stale time of the job lock (a frozen runner loses the job after this). */
   jobLockStaleMs?: number;
+  /** Who runs it, recorded in each rewritten memory's history (kind `upgrade`; host, pid and time filled in). */
+  writer?: Partial<Writer>;
 }
 
 export interface UpgradeProgress {
@@ -128,7 +131,8 @@ export class UpgradeRun implements Disposable {
   readonly onProgress: Event<UpgradeProgress> = this._onProgress.event;
   private readonly controller = new AbortController();
   private readonly log: Logger;
-  private readonly o: Required<Omit<UpgradeRunOptions, 'signal' | 'logger' | 'jobLockStaleMs'>> & { jobLockStaleMs?: number };
+  private readonly o: Required<Omit<UpgradeRunOptions, 'signal' | 'logger' | 'jobLockStaleMs' | 'writer'>> & { jobLockStaleMs?: number };
+  private readonly writer: Partial<Writer>;
   private readonly started = Date.now();
   private phase: UpgradePhase = 'scan';
   private readonly counts = { scanned: 0, candidates: 0, enriched: 0, written: 0, skipped: 0, batches: 0, fromCheckpoint: 0, concurrentWrites: 0 };
@@ -152,6 +156,8 @@ export class UpgradeRun implements Disposable {
       ...(options.jobLockStaleMs !== undefined ? { jobLockStaleMs: options.jobLockStaleMs } : {}),
     };
     this.log = componentLogger(options.logger ?? nullLogger, 'upgrade');
+    this.writer = { ...options.writer, kind: 'upgrade' };
+    resolveWriter(this.writer); // a bad writer fails here, not in the first batch
     if (options.signal) {
       if (options.signal.aborted) this.controller.abort(options.signal.reason);
       else options.signal.addEventListener('abort', () => this.controller.abort(options.signal!.reason), { once: true });
@@ -400,8 +406,11 @@ export class UpgradeRun implements Disposable {
     const n = ++this.counts.batches;
     const label = `upgrade: batch ${n} (${batch.length} rows)`;
     let results;
+    // Each row's history gets this batch's entry; the upgrade never changes a memory's text, so its writer stays.
+    const writer = resolveWriter(this.writer)!;
+    const signed = batch.map((p) => ({ ...p, history: { writer, at: writer.at, fields: [...Object.keys(p.set ?? {}), ...Object.keys(p.metadata ?? {})] } }));
     try {
-      results = await this.store.patch(batch, { priority: 'background', label });
+      results = await this.store.patch(signed, { priority: 'background', label });
     } catch (err) {
       if (errorCode(err) === 'E_STORE_UNAVAILABLE') {
         // Closed (the window is shutting down) or not writable: nothing was written, every row is

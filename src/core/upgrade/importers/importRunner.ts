@@ -4,7 +4,7 @@ import { componentLogger, nullLogger, type Logger } from '../../log';
 import type { MemoryStore, NewMemory } from '../../store/memoryStore';
 import { validateId, validateVector } from '../../store/validation';
 import type { EmbedFn } from '../job';
-import { expectOneVectorPerText } from '../../embedding/errors';
+import type { Writer } from '../../provenance';
 
 export type ImportFormat = 'jsonl' | 'mcp-knowledge-graph' | 'memory-lancedb-pro';
 
@@ -31,6 +31,11 @@ export interface ImportOptions {
   dryRun?: boolean;
   onProgress?: (p: ImportProgress) => void;
   logger?: Logger;
+  /**
+   * Who imports (kind `import`, e.g. `service.writerFor({ kind: 'import' })`): recorded as each new
+   * memory's writer and first history entry. The source's own metadata keeps its keys.
+   */
+  writer?: Writer;
 }
 
 export interface ImportProgress {
@@ -122,7 +127,8 @@ export async function runImport(store: MemoryStore, format: ImportFormat, from: 
       await fail(fresh, `embedding failed: ${errorMessage(err)}`, errorCode(err));
       return;
     }
-    const rows: NewMemory[] = fresh.map((r, i) => ({ ...r.memory, id: r.id, vector: vectors[i]! }));
+    const signed = options.writer ? { writer: options.writer, history: [{ writer: options.writer, at: options.writer.at, fields: ['text', 'category', 'scope', 'importance', 'metadata'] }] } : {};
+    const rows: NewMemory[] = fresh.map((r, i) => ({ ...r.memory, ...(options.writer ? { metadata: { ...r.memory.metadata, ...signed } } : {}), id: r.id, vector: vectors[i]! }));
     result.batches++;
     try {
       const res = await store.insert(rows, { priority: 'background', label: `import ${format}: batch ${result.batches} (${rows.length} rows)` });
@@ -207,7 +213,7 @@ async function vectorsFor(dim: number, records: ImportRecord[], options: ImportO
         : 'the source has no vectors and no embedder was given');
     }
     const vectors = await options.embed(need.map((i) => records[i]!.memory.text), options.signal);
-    expectOneVectorPerText(vectors, need.length);
+    if (!Array.isArray(vectors) || vectors.length !== need.length) throw new Error(`the embedder returned ${Array.isArray(vectors) ? vectors.length : 'no'} vectors for ${need.length} texts`);
     need.forEach((recordIndex, j) => { out[recordIndex] = validateVector(vectors[j], dim); });
   }
   return out;
