@@ -42,7 +42,7 @@ export function memoryToolHandlers(service: MemoryService, writer: () => Partial
     memory_recall: async (a: RecallToolInput) => {
       const { query, scope, limit, ...options } = a;
       const r = await service.recall(query, { ...options, limit: limit ?? TOOL_LIMITS.recall.default, scopes: toolScopes(scope), caller: writer() });
-      return ok({ results: r.results, mode: r.mode, notes: r.notes }, recallText(r.results));
+      return ok({ results: r.results, mode: r.mode, notes: r.notes, timings: r.timings }, recallText(r.results));
     },
     memory_update: async (a: UpdateToolInput) => {
       const { id, scope, ...changes } = a;

@@ -9,6 +9,7 @@ import { fromRawRow, type MemoryRecord, type RawRow } from '../store/schema';
 import { sqlInList } from '../store/sql';
 import { DEFAULT_RANKING_WEIGHTS, diversify, importanceFactor, normalizedRrf, reciprocalRankFusion, recencyFactor, RRF_K, type RankingWeights, type Why } from './fusion';
 import { bm25Rank } from './lexicalFallback';
+import { applyVectorQueryParams, type VectorQueryParams } from './vectorIndex';
 
 /** `hybrid` (default) fuses both retrievers; `vector` and `fts` run one alone (diagnostics, quality tests). */
 export type RecallMode = 'hybrid' | 'vector' | 'fts';
@@ -60,7 +61,8 @@ export interface HybridResult {
   mode: RecallMode;
   /** Why the search ran degraded, if it did (no FTS index yet, no embedder, …). */
   notes: string[];
-  ms: { vector: number; fts: number; total: number };
+  /** Stage times (ms): vector and fts run in parallel; fuse = fusion, weighting, diversity, cut (after both). */
+  ms: { vector: number; fts: number; fuse: number; total: number };
 }
 
 /** Above this many candidate rows, the no-index lexical fallback is skipped (the index is on its way). */
@@ -97,7 +99,8 @@ export class HybridSearch {
   private stats?: { value: FeatureStatistics; rows: number; checkedAt: number };
   private counting?: Promise<void>;
 
-  constructor(private readonly store: MemoryStore, private readonly log: Logger = nullLogger) {}
+  /** `vectorQueryParams`: what the ANN index's self-check chose (VectorIndexBuilder.queryParams). */
+  constructor(private readonly store: MemoryStore, private readonly log: Logger = nullLogger, private readonly vectorQueryParams: () => VectorQueryParams = () => ({})) {}
 
   /**
    * The query's embedding (`vector`) and, for the local embedder, the one the vector search ranks
@@ -160,9 +163,9 @@ export class HybridSearch {
       notes.push(q.vector ? 'the query has no embeddable content; full-text search only' : 'no usable embedder for this store; full-text search only');
       mode = 'fts';
     }
-    if (limit === 0) return { hits: [], mode, notes, ms: { vector: 0, fts: 0, total: 0 } };
+    if (limit === 0) return { hits: [], mode, notes, ms: { vector: 0, fts: 0, fuse: 0, total: 0 } };
 
-    const ms = { vector: 0, fts: 0, total: 0 };
+    const ms = { vector: 0, fts: 0, fuse: 0, total: 0 };
     const timed = async <T>(side: 'vector' | 'fts', fn: () => Promise<T>): Promise<T> => {
       const t0 = performance.now();
       try { return await fn(); } finally { ms[side] = performance.now() - t0; }
@@ -171,6 +174,7 @@ export class HybridSearch {
       mode === 'fts' ? undefined : timed('vector', () => this.vectorCandidates(q.rankingVector ?? q.vector!, filter, k)),
       mode === 'vector' ? undefined : timed('fts', () => this.ftsCandidates(q.text, filter, k, notes)),
     ]);
+    const fuseStarted = performance.now();
     if (mode === 'hybrid' && ftsRows === undefined) mode = 'vector';
 
     const records = new Map<string, MemoryRecord>();
@@ -207,15 +211,15 @@ export class HybridSearch {
     const hits = ranked
       .filter((h) => h.score >= (q.minScore ?? 0))
       .map((h): HybridHit => ({ record: h.record, score: h.score, similarity: h.similarity, why: h.why, ranks: h.ranks, demoted: h.demoted }));
+    ms.fuse = performance.now() - fuseStarted;
     ms.total = performance.now() - started;
     return { hits, mode, notes, ms };
   }
 
   private async vectorCandidates(vector: number[], filter: string | undefined, k: number): Promise<MemoryRecord[]> {
-    // ef is the HNSW search breadth (ignored without an index). The default is tuned for dense model
-    // embeddings; on the local embedder's flatter hashed vectors it found only 58 % of the exact top 10
-    // at 10k rows, ef 150 found 95 % for +0.5 ms.
-    let query = this.store.table.query().nearestTo(vector).distanceType('cosine').ef(Math.max(150, 2 * k)).select(COLUMNS).limit(k);
+    let query = this.store.table.query().nearestTo(vector).distanceType('cosine');
+    // Query-time parameters the index's self-check chose (vectorIndex.ts); ignored without an index.
+    query = applyVectorQueryParams(query, this.vectorQueryParams(), k).select(COLUMNS).limit(k);
     if (filter) query = query.where(filter);
     return ((await query.toArray()) as RawRow[]).map(fromRawRow);
   }

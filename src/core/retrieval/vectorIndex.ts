@@ -1,11 +1,61 @@
-import { Index } from '@lancedb/lancedb';
+import { Index, type Table, type VectorQuery } from '@lancedb/lancedb';
+import { promises as fs, statSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ExclusiveJobLock, type JobLease } from '../concurrency/jobLock';
-import { BusyError, errorMessage } from '../errors';
+import { BusyError, CancelledError, errorMessage } from '../errors';
 import { Emitter } from '../events';
 import type { Disposable } from '../lifecycle';
 import { nullLogger, type Logger } from '../log';
 import { isRetryableCommitError, retryCommit } from '../store/commitRetry';
 import type { MemoryStore } from '../store/memoryStore';
+import { sqlInList } from '../store/sql';
+
+/** How the ANN index is built (serialisable: recorded in stats and in `vector-index.json`). */
+export interface AnnIndexParams {
+  type: 'IVF_HNSW_SQ' | 'IVF_FLAT' | 'IVF_PQ';
+  numPartitions: number;
+  /** HNSW graph degree and build breadth (IVF_HNSW_SQ only; LanceDB defaults 20 / 300). */
+  m?: number;
+  efConstruction?: number;
+  /** PQ sub-vectors (IVF_PQ only). */
+  numSubVectors?: number;
+}
+
+/** Query-time parameters of the index: what recall passes to LanceDB (see {@link applyVectorQueryParams}). */
+export interface VectorQueryParams {
+  /** IVF partitions searched. */
+  nprobes?: number;
+  /** HNSW search breadth (recall uses at least 2 × its candidate count). */
+  ef?: number;
+  /** Re-rank `refineFactor × limit` quantised candidates on the full vectors. */
+  refineFactor?: number;
+}
+
+/** One rung of the ladder: an index for `rows` rows and the query settings to try on it, cheapest first. */
+export interface LadderRung {
+  name: string;
+  index(rows: number): AnnIndexParams;
+  queries(rows: number, index: AnnIndexParams): VectorQueryParams[];
+}
+
+/** The self-check's verdict on one build, as `stats().vectorIndex.selfCheck` shows it. */
+export interface VectorIndexSelfCheck {
+  /** ANN recall@10 against brute force, both with the scope prefilter of each sampled row's scope. */
+  recallAt10: number;
+  sample: number;
+  params: { index: AnnIndexParams; query: VectorQueryParams };
+  /** When it ran (epoch ms). */
+  at: number;
+  rows: number;
+  passed: boolean;
+  /** Mean query time over the sample, ANN and brute force (ms). */
+  annMs: number;
+  bruteMs: number;
+  /** Every setting tried on the way, in order. */
+  tried: Array<{ index: AnnIndexParams; query: VectorQueryParams; recallAt10: number }>;
+  /** Set when no rung passed and the index was dropped: recall stays on brute force. */
+  dropped?: boolean;
+}
 
 export interface VectorIndexOptions {
   /** Build automatically when the table passes `threshold` rows (default true; the CLI turns it off). */
@@ -22,12 +72,19 @@ export interface VectorIndexOptions {
   idleDelayMs?: number;
   /** Rebuild when rows not yet covered exceed this share of the indexed rows (default 0.5). */
   rebuildUnindexedRatio?: number;
+  /** Rows the self-check samples after a build (default 200). */
+  selfCheckSample?: number;
+  /** The self-check's pass mark, ANN recall@10 against brute force (default 0.95). */
+  minRecall?: number;
+  /** The indexes tried in order until one passes (default {@link DEFAULT_LADDER}; tests pass degenerate ones). */
+  ladder?: readonly LadderRung[];
   logger?: Logger;
 }
 
 export type VectorIndexEvent =
   | { kind: 'started'; rows: number }
-  | { kind: 'built'; rows: number; ms: number; attempts: number }
+  | { kind: 'built'; rows: number; ms: number; attempts: number; selfCheck?: VectorIndexSelfCheck }
+  | { kind: 'dropped'; rows: number; ms: number; selfCheck: VectorIndexSelfCheck }
   | { kind: 'skipped'; reason: string }
   | { kind: 'failed'; reason: string };
 
@@ -38,7 +95,127 @@ export interface VectorIndexState {
   indexedRows?: number;
   unindexedRows?: number;
   threshold: number;
+  /** The last self-check (this process or another one that built the index), if any. */
+  selfCheck?: VectorIndexSelfCheck;
+  /** What recall passes to the index now. */
+  queryParams: VectorQueryParams;
 }
+
+/**
+ * The ladder, cheapest search first; parameters from bench/annQuality.ts on LoCoMo + persona
+ * distractors (BENCHMARKS.md, "ANN index quality"). Each rung's query settings are tried on the same
+ * build before the next rung is built; below the pass mark everywhere, the index is dropped.
+ */
+export const DEFAULT_LADDER: readonly LadderRung[] = [
+  {
+    name: 'IVF_HNSW_SQ',
+    // One HNSW graph up to ~100k rows; more partitions only to bound training memory beyond.
+    index: (rows) => ({ type: 'IVF_HNSW_SQ', numPartitions: Math.max(1, Math.round(rows / 100_000)) }),
+    queries: (_rows, index) => [150, 400].map((ef) => ({ ef, nprobes: index.numPartitions })),
+  },
+  {
+    name: 'IVF_FLAT',
+    index: (rows) => ({ type: 'IVF_FLAT', numPartitions: Math.max(2, Math.round(Math.sqrt(rows) / 4)) }),
+    queries: (_rows, index) => [0.1, 0.25].map((share) => ({ nprobes: Math.max(1, Math.ceil(share * index.numPartitions)) })),
+  },
+  {
+    name: 'IVF_PQ',
+    index: (rows) => ({ type: 'IVF_PQ', numPartitions: Math.max(2, Math.round(Math.sqrt(rows) / 4)), numSubVectors: 48 }),
+    queries: (_rows, index) => [{ nprobes: Math.max(1, Math.ceil(0.25 * index.numPartitions)), refineFactor: 10 }],
+  },
+];
+
+/** The LanceDB index for these parameters (cosine: the embedders' vectors are compared by angle). */
+export function annIndex(p: AnnIndexParams): Index {
+  switch (p.type) {
+    case 'IVF_HNSW_SQ': return Index.hnswSq({ distanceType: 'cosine', numPartitions: p.numPartitions, ...(p.m ? { m: p.m } : {}), ...(p.efConstruction ? { efConstruction: p.efConstruction } : {}) });
+    case 'IVF_FLAT': return Index.ivfFlat({ distanceType: 'cosine', numPartitions: p.numPartitions });
+    case 'IVF_PQ': return Index.ivfPq({ distanceType: 'cosine', numPartitions: p.numPartitions, ...(p.numSubVectors ? { numSubVectors: p.numSubVectors } : {}) });
+  }
+}
+
+/**
+ * Applies the index's query-time parameters to a vector query for `limit` results. Without an index
+ * LanceDB ignores them. ef: at least 2 × limit (the HNSW default of 1.5 × limit found 58 % of the
+ * exact top 10 on the local embedder's vectors at 10k rows; ef 150 found 95 % for +0.5 ms).
+ */
+export function applyVectorQueryParams(query: VectorQuery, params: VectorQueryParams, limit: number): VectorQuery {
+  let q = query.ef(Math.max(params.ef ?? 150, 2 * limit));
+  if (params.nprobes) q = q.nprobes(params.nprobes);
+  if (params.refineFactor) q = q.refineFactor(params.refineFactor);
+  return q;
+}
+
+const cosineDistance = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { dot += a[i]! * b[i]!; na += a[i]! * a[i]!; nb += b[i]! * b[i]!; }
+  return na && nb ? 1 - dot / Math.sqrt(na * nb) : 1;
+};
+
+export interface AnnProbe {
+  vector: number[];
+  /** The prefilter of the recall this probe stands for (`scope IN (...)`), or undefined for none. */
+  filter?: string;
+}
+
+/**
+ * Recall@k of ANN search against brute force (`bypassVectorIndex`) over probes, each with its
+ * prefilter, as recall runs it. Tie-tolerant: an ANN hit counts when it is in the exact top k or no
+ * farther than the exact k-th (identical texts give identical vectors; which of them brute force
+ * returns is arbitrary). Shared by the builder's self-check and bench/annQuality.ts.
+ */
+export async function measureAnnRecall(table: Table, probes: readonly AnnProbe[], params: VectorQueryParams, k = 10, truth?: Array<{ ids: Set<string>; kth: number } | undefined>): Promise<{ recall: number; annMs: number; bruteMs: number; truth: Array<{ ids: Set<string>; kth: number } | undefined> }> {
+  let sum = 0, counted = 0, annMs = 0, bruteMs = 0;
+  const exact = truth ?? [];
+  for (let i = 0; i < probes.length; i++) {
+    const p = probes[i]!;
+    if (!truth) {
+      const t0 = performance.now();
+      let bq = table.query().nearestTo(p.vector).distanceType('cosine').bypassVectorIndex().select(['id', '_distance']).limit(k);
+      if (p.filter) bq = bq.where(p.filter);
+      const rows = (await bq.toArray()) as Array<{ id: string; _distance: number }>;
+      bruteMs += performance.now() - t0;
+      exact[i] = rows.length ? { ids: new Set(rows.map((r) => String(r.id))), kth: Number(rows[rows.length - 1]!._distance) } : undefined;
+    }
+    const e = exact[i];
+    const t1 = performance.now();
+    let aq = applyVectorQueryParams(table.query().nearestTo(p.vector).distanceType('cosine'), params, k).select(['id', 'vector', '_distance']).limit(k);
+    if (p.filter) aq = aq.where(p.filter);
+    const got = (await aq.toArray()) as Array<{ id: string; vector: ArrayLike<number> }>;
+    annMs += performance.now() - t1;
+    if (!e) continue;
+    let hits = 0;
+    for (const r of got) if (e.ids.has(String(r.id)) || cosineDistance(p.vector, Array.from(r.vector)) <= e.kth + 1e-5) hits++;
+    sum += Math.min(1, hits / e.ids.size);
+    counted++;
+  }
+  const n = Math.max(1, probes.length);
+  return { recall: counted ? sum / counted : 1, annMs: annMs / n, bruteMs: truth ? 0 : bruteMs / n, truth: exact };
+}
+
+/**
+ * The self-check's probes: `n` of the table's own rows, evenly spaced, each with the prefilter of
+ * its own scope (recall always filters by scope).
+ */
+export async function sampleProbes(table: Table, n: number): Promise<AnnProbe[]> {
+  const rows = await table.countRows();
+  const count = Math.min(n, rows);
+  if (count === 0) return [];
+  const offsets = Array.from({ length: count }, (_, i) => Math.floor((i * rows) / count));
+  const got = (await table.takeOffsets(offsets).select(['vector', 'scope']).toArray()) as Array<{ vector: ArrayLike<number>; scope: string }>;
+  return got.map((r) => ({ vector: Array.from(r.vector, Number), filter: `scope IN ${sqlInList([String(r.scope)], 'scope')}` }));
+}
+
+/** What the last build decided, beside the store so every process's recall uses the same query parameters. */
+interface IndexRecord {
+  version: 1;
+  selfCheck: VectorIndexSelfCheck;
+}
+
+const RECORD_FILE = 'vector-index.json';
+/** A recall re-reads the record at most this often (another process may have rebuilt the index). */
+const RECORD_CHECK_MS = 1000;
+const DEFAULT_QUERY: VectorQueryParams = { ef: 150 };
 
 const INDEX_NAME = 'vector_idx';
 /** The build claim is a job lock (`vector-index.job.lock` beside the table), refreshed while the build runs. */
@@ -67,6 +244,7 @@ export const VECTOR_INDEX_JOB = 'vector-index';
  */
 export class VectorIndexBuilder implements Disposable {
   private readonly options: Required<Omit<VectorIndexOptions, 'logger'>>;
+  private record?: { value: IndexRecord | undefined; mtimeMs: number; checkedAt: number };
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<VectorIndexEvent> | undefined;
@@ -81,6 +259,9 @@ export class VectorIndexBuilder implements Disposable {
       threshold: options.threshold ?? 20_000,
       idleDelayMs: options.idleDelayMs ?? 5000,
       rebuildUnindexedRatio: options.rebuildUnindexedRatio ?? 0.5,
+      selfCheckSample: options.selfCheckSample ?? 200,
+      minRecall: options.minRecall ?? 0.95,
+      ladder: options.ladder ?? DEFAULT_LADDER,
     };
     this.log = options.logger ?? nullLogger;
   }
@@ -107,7 +288,8 @@ export class VectorIndexBuilder implements Disposable {
   async state(): Promise<VectorIndexState> {
     const rows = await this.store.count();
     const index = (await this.store.table.listIndices()).find((i) => i.columns.includes('vector'));
-    const state: VectorIndexState = { present: !!index, building: this.building, rows, threshold: this.options.threshold };
+    const selfCheck = this.readRecord()?.selfCheck;
+    const state: VectorIndexState = { present: !!index, building: this.building, rows, threshold: this.options.threshold, queryParams: this.queryParams(), ...(selfCheck ? { selfCheck } : {}) };
     if (index) {
       const stats = await this.store.table.indexStats(index.name);
       if (stats) { state.indexedRows = stats.numIndexedRows; state.unindexedRows = stats.numUnindexedRows; }
@@ -138,7 +320,14 @@ export class VectorIndexBuilder implements Disposable {
     }
     if (!force) {
       if (state.rows < this.options.threshold) return emit({ kind: 'skipped', reason: `${state.rows} rows, below the threshold of ${this.options.threshold}` });
-      if (state.present && (state.unindexedRows ?? 0) <= this.options.rebuildUnindexedRatio * (state.indexedRows ?? 0)) {
+      // An index that failed its self-check everywhere is not retried on every write: only once the table doubled.
+      const last = state.selfCheck;
+      if (!state.present && last?.dropped && state.rows < 2 * last.rows) return emit({ kind: 'skipped', reason: `no index passed the self-check at ${last.rows} rows (recall@10 ${last.recallAt10.toFixed(3)}); brute force until the table doubles` });
+      // An index built before the self-check existed (or by another tool) is checked once as it is.
+      if (state.present && !last) {
+        const verdict = await this.checkExisting(state.rows).catch((err) => { this.log.warn(`vector index self-check failed to run: ${errorMessage(err)}`); return undefined; });
+        if (verdict?.passed) return emit({ kind: 'skipped', reason: `the existing index passed its self-check (recall@10 ${verdict.recallAt10.toFixed(3)})` });
+      } else if (state.present && (state.unindexedRows ?? 0) <= this.options.rebuildUnindexedRatio * (state.indexedRows ?? 0)) {
         return emit({ kind: 'skipped', reason: 'the index is present and up to date enough' });
       }
     }
@@ -153,23 +342,38 @@ export class VectorIndexBuilder implements Disposable {
     const started = Date.now();
     emit({ kind: 'started', rows: state.rows });
     await this.compactFirst();
-    this.log.info(`building the vector index (IVF_HNSW_SQ, cosine) over ${state.rows} rows, outside the store lock`);
+    let attempts = 0;
     try {
-      const { attempts } = await retryCommit('vector index build', async () => {
-        if (this.cancelled) throw new CancelledBuild();
-        await this.store.table.createIndex('vector', {
-          name: INDEX_NAME,
-          replace: true,
-          // One HNSW graph up to ~100k rows; more partitions only to bound training memory beyond.
-          config: Index.hnswSq({ distanceType: 'cosine', numPartitions: Math.max(1, Math.round(state.rows / 100_000)) }),
-        });
-      }, this.log);
+      const tried: VectorIndexSelfCheck['tried'] = [];
+      let best: VectorIndexSelfCheck | undefined;
+      for (const rung of this.options.ladder) {
+        const index = rung.index(state.rows);
+        this.log.info(`building the vector index (${describeIndex(index)}, cosine) over ${state.rows} rows, outside the store lock`);
+        const built = await retryCommit('vector index build', async () => {
+          if (this.cancelled) throw new CancelledError('vector index build');
+          await this.store.table.createIndex('vector', { name: INDEX_NAME, replace: true, config: annIndex(index) });
+        }, this.log);
+        attempts += built.attempts;
+        const check = await this.selfCheck(index, rung.queries(state.rows, index), state.rows, tried);
+        if (!best || check.recallAt10 > best.recallAt10) best = check;
+        if (check.passed) {
+          await this.writeRecord(check);
+          const ms = Date.now() - started;
+          this.conflictedBuilds = 0;
+          this.log.info(`vector index built over ${state.rows} rows in ${ms} ms (attempt ${attempts}); self-check recall@10 ${check.recallAt10.toFixed(3)} over ${check.sample} rows with ${describeQuery(check.params.query)}`);
+          return emit({ kind: 'built', rows: state.rows, ms, attempts, selfCheck: check });
+        }
+        this.log.warn(`vector index ${describeIndex(index)} failed its self-check: recall@10 ${check.recallAt10.toFixed(3)} < ${this.options.minRecall} over ${check.sample} rows; trying the next one`);
+      }
+      // Nothing passed: an index that loses real neighbours is worse than the slower exact search.
+      await retryCommit('vector index drop', () => this.store.table.dropIndex(INDEX_NAME), this.log);
+      const dropped: VectorIndexSelfCheck = { ...best!, tried, dropped: true, passed: false, at: Date.now() };
+      await this.writeRecord(dropped);
       const ms = Date.now() - started;
-      this.conflictedBuilds = 0;
-      this.log.info(`vector index built over ${state.rows} rows in ${ms} ms (attempt ${attempts})`);
-      return emit({ kind: 'built', rows: state.rows, ms, attempts });
+      this.log.warn(`no vector index passed the self-check over ${state.rows} rows (best recall@10 ${dropped.recallAt10.toFixed(3)}, ${describeIndex(dropped.params.index)}); index dropped, recall uses brute-force search`);
+      return emit({ kind: 'dropped', rows: state.rows, ms, selfCheck: dropped });
     } catch (err) {
-      if (err instanceof CancelledBuild) return emit({ kind: 'skipped', reason: 'cancelled' });
+      if (err instanceof CancelledError) return emit({ kind: 'skipped', reason: 'cancelled' });
       this.log.warn(`vector index build failed: ${errorMessage(err)}; recall keeps using brute-force search`);
       // Lost to compaction every time: try again later even if no further write pokes us.
       if (isRetryableCommitError(err) && this.options.auto && ++this.conflictedBuilds <= 3) this.retryLater(this.options.idleDelayMs + 2000 * 2 ** this.conflictedBuilds);
@@ -177,6 +381,80 @@ export class VectorIndexBuilder implements Disposable {
     } finally {
       await claim.release();
     }
+  }
+
+  /**
+   * Compares the index with brute force on the store's own rows (their vectors as queries, the
+   * prefilter of their scope, as recall runs it), trying each query setting in turn; the first that
+   * reaches the pass mark wins. The brute-force answers are computed once per build.
+   */
+  private async selfCheck(index: AnnIndexParams, queries: VectorQueryParams[], rows: number, tried: VectorIndexSelfCheck['tried']): Promise<VectorIndexSelfCheck> {
+    const probes = await sampleProbes(this.store.table, this.options.selfCheckSample);
+    let truth: Awaited<ReturnType<typeof measureAnnRecall>>['truth'] | undefined;
+    let bruteMs = 0;
+    let last: VectorIndexSelfCheck | undefined;
+    for (const query of queries) {
+      if (this.cancelled) throw new CancelledError('vector index build');
+      const m = await measureAnnRecall(this.store.table, probes, query, 10, truth);
+      if (!truth) { truth = m.truth; bruteMs = m.bruteMs; }
+      tried.push({ index, query, recallAt10: round3(m.recall) });
+      last = { recallAt10: round3(m.recall), sample: probes.length, params: { index, query }, at: Date.now(), rows, passed: m.recall >= this.options.minRecall, annMs: round2(m.annMs), bruteMs: round2(bruteMs), tried: [...tried] };
+      this.log.debug(`vector index self-check: ${describeIndex(index)} with ${describeQuery(query)}: recall@10 ${last.recallAt10} (ANN ${last.annMs} ms, brute force ${last.bruteMs} ms per query)`);
+      if (last.passed) return last;
+    }
+    return last!;
+  }
+
+  /** Checks an index found without a record (built before the self-check, or by another tool) with its type's first settings. */
+  private async checkExisting(rows: number): Promise<VectorIndexSelfCheck | undefined> {
+    const found = (await this.store.table.listIndices()).find((i) => i.columns.includes('vector'));
+    if (!found) return undefined;
+    const rung = this.options.ladder.find((r) => r.index(rows).type === normalizeType(found.indexType));
+    if (!rung) return undefined;
+    const index = rung.index(rows);
+    const check = await this.selfCheck(index, rung.queries(rows, index), rows, []);
+    this.log.info(`existing vector index (${found.indexType}) self-check: recall@10 ${check.recallAt10.toFixed(3)} over ${check.sample} rows${check.passed ? '' : '; rebuilding'}`);
+    if (check.passed) await this.writeRecord(check);
+    return check;
+  }
+
+  /**
+   * The query parameters recall passes to the index: those the last self-check chose, read from the
+   * record beside the store (so a window's recall uses what the CLI's build chose), re-read at most
+   * once a second when its file changed.
+   */
+  queryParams(): VectorQueryParams {
+    const check = this.readRecord()?.selfCheck;
+    return check && !check.dropped ? check.params.query : DEFAULT_QUERY;
+  }
+
+  /** The last self-check, without touching the table (for views). */
+  get lastSelfCheck(): VectorIndexSelfCheck | undefined {
+    return this.readRecord()?.selfCheck;
+  }
+
+  private readRecord(): IndexRecord | undefined {
+    const now = Date.now();
+    if (this.record && now - this.record.checkedAt < RECORD_CHECK_MS) return this.record.value;
+    const path = join(this.store.dir, RECORD_FILE);
+    try {
+      const mtimeMs = statSync(path).mtimeMs;
+      if (this.record && this.record.mtimeMs === mtimeMs) { this.record.checkedAt = now; return this.record.value; }
+      const value = JSON.parse(readFileSync(path, 'utf8')) as IndexRecord;
+      this.record = { value: value?.version === 1 && value.selfCheck ? value : undefined, mtimeMs, checkedAt: now };
+    } catch {
+      this.record = { value: undefined, mtimeMs: 0, checkedAt: now };
+    }
+    return this.record.value;
+  }
+
+  /** Atomic (tmp + rename): a recall in another process never reads half a record. */
+  private async writeRecord(selfCheck: VectorIndexSelfCheck): Promise<void> {
+    const path = join(this.store.dir, RECORD_FILE);
+    const tmp = `${path}.${process.pid}.tmp`;
+    await fs.writeFile(tmp, JSON.stringify({ version: 1, selfCheck } satisfies IndexRecord, null, 2));
+    await fs.rename(tmp, path);
+    this.record = undefined;
   }
 
   /**
@@ -229,5 +507,19 @@ export class VectorIndexBuilder implements Disposable {
   }
 }
 
-/** Raised inside a build attempt when `cancel()` came first; not a conflict, never retried. */
-class CancelledBuild extends Error {}
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** LanceDB's index type names (`IvfHnswSq`, `IVF_HNSW_SQ`) as ours. */
+function normalizeType(t: string): string {
+  const u = t.replace(/[^a-z]/gi, '').toUpperCase();
+  return u === 'IVFHNSWSQ' ? 'IVF_HNSW_SQ' : u === 'IVFFLAT' ? 'IVF_FLAT' : u === 'IVFPQ' ? 'IVF_PQ' : t;
+}
+
+export function describeIndex(p: AnnIndexParams): string {
+  return [p.type, `${p.numPartitions} partition${p.numPartitions === 1 ? '' : 's'}`, p.m ? `m ${p.m}` : '', p.efConstruction ? `efConstruction ${p.efConstruction}` : '', p.numSubVectors ? `${p.numSubVectors} sub-vectors` : ''].filter(Boolean).join(', ');
+}
+
+export function describeQuery(q: VectorQueryParams): string {
+  return [q.nprobes ? `nprobes ${q.nprobes}` : '', q.ef ? `ef ${q.ef}` : '', q.refineFactor ? `refine ×${q.refineFactor}` : ''].filter(Boolean).join(', ') || 'defaults';
+}

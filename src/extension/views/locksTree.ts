@@ -2,6 +2,9 @@ import { hostname } from 'node:os';
 import * as vscode from 'vscode';
 import type { LockWaitEntry } from '../../core/concurrency/lockJournal';
 import type { LockHolderInfo } from '../../core/errors';
+import type { MemoryService } from '../../core/memoryService';
+import { TIMING_STAGES } from '../../core/retrieval/recallTimings';
+import { describeIndex, describeQuery } from '../../core/retrieval/vectorIndex';
 import type { UpgradeProgress } from '../../core/upgrade';
 import type { Configuration } from '../configuration';
 import { Disposable } from '../disposable';
@@ -76,7 +79,17 @@ export class LocksTree extends Disposable implements vscode.TreeDataProvider<Loc
     this._register(upgrades.onDidChange(schedule));
     this._register(this.view.onDidChangeVisibility(schedule));
     this._register(config.onDidChange((e) => { if (config.changed(e, 'statusBar')) schedule(); }));
+    // Recalls and index builds of the open service refresh the timing and self-check rows.
+    const watch = (service: MemoryService) => {
+      this.serviceEvents.forEach((d) => d.dispose());
+      this.serviceEvents = [service.recallTimings.onDidRecord(schedule), service.onVectorIndex(schedule)];
+    };
+    this._register(connection.onDidOpen(watch));
+    if (connection.current) watch(connection.current);
+    this._register({ dispose: () => this.serviceEvents.forEach((d) => d.dispose()) });
   }
+
+  private serviceEvents: Array<{ dispose(): void }> = [];
 
   private fire(): void {
     this.refreshes++;
@@ -127,6 +140,9 @@ export class LocksTree extends Disposable implements vscode.TreeDataProvider<Loc
     if (nodes.length && !nodes.some((n) => n.id === 'holder:')) {
       nodes.unshift({ id: 'holder:', label: 'Lock: free', description: 'no writer holds the store lock', icon: 'unlock', tooltip: `Store: \`${this.connection.dir}\`` });
     }
+    // Read-side rows, after the lock rows: a recall alone is not lock activity.
+    const service = this.connection.current;
+    if (service) nodes.push(...recallNodes(service));
     return nodes;
   }
 
@@ -265,6 +281,36 @@ export class LocksTree extends Disposable implements vscode.TreeDataProvider<Loc
       children: runs.map((r) => finishedNode(r)),
     };
   }
+}
+
+/** This window's recent recall timings (p50/p95 per stage) and the ANN index's last self-check. */
+function recallNodes(service: MemoryService): LockNode[] {
+  const out: LockNode[] = [];
+  const t = service.recallTimings.summary();
+  const f = (x: number) => (x < 10 ? `${x.toFixed(1)} ms` : ms(x));
+  if (t.count) {
+    out.push({
+      id: 'recall:',
+      label: `Recall timings (last ${t.count})`,
+      description: `total p50 ${f(t.stages.total.p50)} · p95 ${f(t.stages.total.p95)}`,
+      icon: 'dashboard',
+      tooltip: 'Where recall time goes in this window: query embedding, vector and full-text search (in parallel), fusion. Nearest-rank percentiles.',
+      children: TIMING_STAGES.map((s) => ({ id: `recall:${s}`, label: s, description: `p50 ${f(t.stages[s].p50)} · p95 ${f(t.stages[s].p95)}`, icon: 'watch' })),
+    });
+  }
+  const c = service.vectorIndexSelfCheck;
+  if (c) {
+    const bad = c.dropped || !c.passed;
+    out.push({
+      id: 'ann:',
+      label: c.dropped ? 'Vector index: dropped (brute force)' : 'Vector index self-check',
+      description: `recall@10 ${c.recallAt10.toFixed(3)} over ${c.sample} rows · ${describeIndex(c.params.index)} · ${describeQuery(c.params.query)}`,
+      icon: bad ? 'warning' : 'pass',
+      ...(bad ? { severity: 'warning' as const, iconColor: 'list.warningForeground' } : {}),
+      tooltip: `ANN results against brute force on ${c.sample} of the store's own rows with their scope's prefilter, at ${new Date(c.at).toLocaleTimeString()} over ${c.rows} rows (ANN ${c.annMs} ms, brute force ${c.bruteMs} ms per query).${c.dropped ? ' No index reached 0.95, so recall searches exactly.' : ''}`,
+    });
+  }
+  return out;
 }
 
 function progressChildren(runId: string, p: UpgradeProgress): LockNode[] {

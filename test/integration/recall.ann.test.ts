@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { LocalEmbedder } from '../../src/core/embedding/localEmbedder';
+import { MemoryService, type RecallResponse } from '../../src/core/memoryService';
+import type { RecallTimings } from '../../src/core/retrieval/recallTimings';
+import type { LadderRung } from '../../src/core/retrieval/vectorIndex';
+import { cli } from '../helpers/cli';
+import { callTool, connectMcp } from '../helpers/mcp';
+import { deferCleanup, tempDir } from '../helpers/tempStore';
+
+const SCOPES = ['project:a', 'project:b', 'project:c'];
+const WORDS = 'deploy webhook retry cache index schema migration token queue lock backup restore review budget latency parser tokenizer embedding cluster shard replica failover alert metric trace span'.split(' ');
+
+/** Varied short texts over three scopes (deterministic), so neighbours are not ties. */
+function texts(n: number): Array<{ id: string; text: string; scope: string }> {
+  let seed = 7;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % WORDS.length;
+  return Array.from({ length: n }, (_, i) => ({ id: `m${i}`, scope: SCOPES[i % SCOPES.length]!, text: `note ${i}: ${WORDS[next()]} ${WORDS[next()]} then ${WORDS[next()]} for ${WORDS[next()]} ${WORDS[next()]} (${i % 97})` }));
+}
+
+async function filled(t: Parameters<typeof tempDir>[0], rows: number, ladder: LadderRung[], dir = tempDir(t)) {
+  const memory = await MemoryService.open({ dir, defaultScopes: SCOPES, vectorIndex: { auto: false, threshold: 1000, ladder, selfCheckSample: 60 } });
+  deferCleanup(t, () => memory.close());
+  const rowsIn = texts(rows);
+  const vectors = await new LocalEmbedder().embed(rowsIn.map((r) => r.text));
+  await memory.memoryStore.insert(rowsIn.map((r, i) => ({ ...r, vector: vectors[i]! })), { priority: 'background' });
+  return { dir, memory };
+}
+
+/** IVF_PQ with one 384-dim sub-vector, many partitions and one probed: it cannot find real neighbours. */
+const DEGENERATE: LadderRung = { name: 'degenerate', index: () => ({ type: 'IVF_PQ', numPartitions: 64, numSubVectors: 1 }), queries: () => [{ nprobes: 1 }] };
+/** IVF_FLAT probing every partition: exact. */
+const EXACT_FLAT: LadderRung = { name: 'flat-all', index: () => ({ type: 'IVF_FLAT', numPartitions: 4 }), queries: () => [{ nprobes: 4 }] };
+
+const QUERIES = ['webhook retry budget', 'schema migration backup', 'cluster failover alert', 'tokenizer embedding latency'];
+
+async function vectorRecalls(memory: MemoryService): Promise<string[][]> {
+  const out: string[][] = [];
+  for (const q of QUERIES) for (const scope of SCOPES) out.push((await memory.recall(q, { limit: 10, scopes: [scope], mode: 'vector', count: false })).results.map((r) => r.id));
+  return out;
+}
+
+test('the ANN self-check catches a degenerate index and drops it: recall stays exact', async (t) => {
+  const { dir, memory } = await filled(t, 2000, [DEGENERATE]);
+  const exact = await vectorRecalls(memory);
+  const built = await memory.buildVectorIndex({ force: true });
+  assert.equal(built.kind, 'dropped', JSON.stringify(built));
+  const check = (built as Extract<typeof built, { kind: 'dropped' }>).selfCheck;
+  assert.ok(check.recallAt10 < 0.95, `degenerate index scored ${check.recallAt10}`);
+  assert.equal(check.sample, 60);
+  assert.equal(check.dropped, true);
+  const stats = await memory.stats();
+  assert.equal(stats.vectorIndex.present, false);
+  assert.equal(stats.vectorIndex.selfCheck?.recallAt10, check.recallAt10);
+  assert.ok(existsSync(join(dir, 'vector-index.json')));
+  assert.deepEqual(await vectorRecalls(memory), exact, 'recall after the drop = brute force');
+  // Not rebuilt on the next trigger until the table doubles.
+  const again = await memory.buildVectorIndex();
+  assert.equal(again.kind, 'skipped');
+  assert.match((again as { reason: string }).reason, /brute force until the table doubles/);
+});
+
+test('below the pass mark the builder climbs the ladder, and every process recalls with the chosen query parameters', async (t) => {
+  const { dir, memory } = await filled(t, 2000, [DEGENERATE, EXACT_FLAT]);
+  const exact = await vectorRecalls(memory);
+  const built = await memory.buildVectorIndex({ force: true });
+  assert.equal(built.kind, 'built', JSON.stringify(built));
+  const check = (built as Extract<typeof built, { kind: 'built' }>).selfCheck!;
+  assert.ok(check.recallAt10 >= 0.95, `exact IVF_FLAT scored ${check.recallAt10}`);
+  assert.deepEqual(check.params, { index: { type: 'IVF_FLAT', numPartitions: 4 }, query: { nprobes: 4 } });
+  assert.equal(check.tried.length, 2);
+  assert.ok(check.tried[0]!.recallAt10 < 0.95);
+  const stats = await memory.stats();
+  assert.equal(stats.vectorIndex.present, true);
+  assert.deepEqual(stats.vectorIndex.queryParams, { nprobes: 4 });
+  assert.deepEqual(await vectorRecalls(memory), exact, 'recall through the index = brute force');
+  // Another process (here: another service on the same folder) reads the same parameters.
+  const other = await MemoryService.open({ dir, defaultScopes: SCOPES, vectorIndex: { auto: false } });
+  deferCleanup(t, () => other.close());
+  assert.deepEqual((await other.stats()).vectorIndex.queryParams, { nprobes: 4 });
+  assert.equal(other.vectorIndexSelfCheck?.recallAt10, check.recallAt10);
+});
+
+function assertTimings(t: RecallTimings | undefined, where: string): void {
+  assert.ok(t, `${where}: timings missing`);
+  for (const stage of ['embed', 'vector', 'fts', 'fuse', 'total'] as const) {
+    assert.equal(typeof t[stage], 'number', `${where}: ${stage}`);
+    assert.ok(t[stage] >= 0, `${where}: ${stage} = ${t[stage]}`);
+  }
+  // vector and fts run in parallel: the total covers embedding, the slower search and the fusion.
+  assert.ok(t.total + 0.05 >= t.embed + Math.max(t.vector, t.fts) + t.fuse, `${where}: ${JSON.stringify(t)}`);
+}
+
+test('every recall reports its stage timings: service, CLI --json and the MCP tool', async (t) => {
+  const { dir, memory } = await filled(t, 200, [EXACT_FLAT]);
+  const hybrid: RecallResponse = await memory.recall('webhook retry budget', { scopes: SCOPES, count: false });
+  assertTimings(hybrid.timings, 'service hybrid');
+  assert.ok(hybrid.timings.vector > 0 && hybrid.timings.fts > 0 && hybrid.timings.embed > 0);
+  const fts = await memory.recall('webhook retry budget', { scopes: SCOPES, mode: 'fts', count: false });
+  assertTimings(fts.timings, 'service fts');
+  assert.equal(fts.timings.vector, 0);
+  assert.equal(fts.timings.embed, 0);
+  const recent = memory.recallTimings.summary();
+  assert.equal(recent.count, 2);
+  assert.ok(recent.stages.total.p95 >= recent.stages.total.p50);
+  await memory.close();
+
+  const run = await cli(['--db', dir, 'recall', 'cluster', 'failover', '--scope', 'project:a', '--json']);
+  assert.equal(run.code, 0, run.stderr);
+  assertTimings(run.json.timings, 'CLI');
+
+  const mcp = await connectMcp(dir);
+  deferCleanup(t, () => mcp.close());
+  const r = await callTool(mcp.client, 'memory_recall', { query: 'schema migration backup', scope: 'project:b' });
+  assertTimings(r.timings, 'MCP');
+});
