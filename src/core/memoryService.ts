@@ -11,8 +11,7 @@ import { AGENT_WRITER_KINDS, PROVENANCE_KEYS, historyOf, isReviewed, kindForSour
 import { DEFAULT_RANKING_WEIGHTS, type RankingWeights, type Why } from './retrieval/fusion';
 import { HybridSearch, type HybridHit, type RecallMode } from './retrieval/hybridSearch';
 import { RecallBookkeeper } from './retrieval/recallBookkeeper';
-import { RecentRecallTimings, roundMs, type RecallTimings } from './retrieval/recallTimings';
-import { VectorIndexBuilder, type VectorIndexEvent, type VectorIndexOptions, type VectorIndexSelfCheck, type VectorIndexState } from './retrieval/vectorIndex';
+import { VectorIndexBuilder, type VectorIndexEvent, type VectorIndexOptions, type VectorIndexState } from './retrieval/vectorIndex';
 import { MemoryStore, type MemoryStoreOptions, type StoreStats } from './store/memoryStore';
 import type { MemoryPatch } from './store/patch';
 import { fromRawRow, isLegacy, type MemoryRecord, type SmartMetadata } from './store/schema';
@@ -185,8 +184,6 @@ export interface RecallResponse {
   /** Why it ran degraded, if it did. */
   notes: string[];
   ms: number;
-  /** Where the time went, per stage (ms): see {@link RecallTimings}. */
-  timings: RecallTimings;
 }
 
 export interface UpdateChanges {
@@ -312,8 +309,6 @@ export class MemoryService implements Disposable {
   private readonly search: HybridSearch;
   private readonly bookkeeper: RecallBookkeeper;
   private readonly indexBuilder: VectorIndexBuilder;
-  /** The last 100 recalls' stage timings in this process (the Locks & Upgrades view's p50/p95). */
-  readonly recallTimings = new RecentRecallTimings(100);
   private readonly ranking: RankingOptions;
   private readonly duplicateThreshold: number;
   private readonly source: string | undefined;
@@ -380,11 +375,18 @@ export class MemoryService implements Disposable {
     this.ranking = {
       ...DEFAULT_RANKING_WEIGHTS,
       minSimilarity: local ? 0.15 : 0,
+      // The local embedder's vector side is a hashed bag of words and character n-grams: on real
+      // conversations much weaker than BM25 (LoCoMo dev hit@5, turns 0.425 vs 0.584), and with equal
+      // weights and k = 60 its noise pushed BM25's hits out of the top 5 (hybrid 0.534). k = 1 keeps
+      // each list's own first hits on top (what one side alone finds is not lost: the LoCoMo-format
+      // fixture test), the full-text list counts 3×: hybrid turns 0.576, observations 0.575 → 0.605
+      // (BENCHMARKS.md §6). k = 20 with 3× got 0.571 / 0.584 but lost single-side hits on the fixture.
+      ...(local ? { rrfK: 1, fusionWeights: { vector: 1, fts: 3 } } : {}),
       diversityThreshold: 0.92,
       diversityDemotion: 0.5,
       ...options.ranking,
     };
-    this.search = new HybridSearch(store, componentLogger(options.logger ?? nullLogger, 'recall'), () => this.indexBuilder.queryParams());
+    this.search = new HybridSearch(store, componentLogger(options.logger ?? nullLogger, 'recall'));
     this.bookkeeper = new RecallBookkeeper(store, { debounceMs: options.bookkeeping?.debounceMs, logger: componentLogger(options.logger ?? nullLogger, 'recall') });
     this.indexBuilder = new VectorIndexBuilder(store, { logger: componentLogger(options.logger ?? nullLogger, 'index'), ...options.vectorIndex });
     this.indexBuilder.poke();
@@ -403,11 +405,6 @@ export class MemoryService implements Disposable {
   /** Vector index builds: started, built, skipped, failed (for the lock/upgrade view and logs). */
   get onVectorIndex(): Event<VectorIndexEvent> {
     return this.indexBuilder.onEvent;
-  }
-
-  /** The ANN index's last self-check (this process or the one that built it), without a table read. */
-  get vectorIndexSelfCheck(): VectorIndexSelfCheck | undefined {
-    return this.indexBuilder.lastSelfCheck;
   }
 
   // ---------------------------------------------------------------------------------- store
@@ -479,13 +476,12 @@ export class MemoryService implements Disposable {
     const minScore = options.minScore ?? 0;
     if (typeof minScore !== 'number' || !Number.isFinite(minScore) || minScore < 0 || minScore > 1) throw new ValidationError('minScore', `must be a number between 0 and 1, got ${String(minScore)}`);
 
-    const embedStarted = performance.now();
-    const vector = this.activeEmbedder && mode !== 'fts' ? (await this.activeEmbedder.embed([text], { signal: options.signal }))[0] : undefined;
-    const embedMs = performance.now() - embedStarted;
+    const { vector, rankingVector } = this.activeEmbedder && mode !== 'fts' ? await this.search.queryVectors(text, this.activeEmbedder, { signal: options.signal }) : { vector: undefined, rankingVector: undefined };
     const approval = this.requireApproval ? { caller: this.callerFor(options.caller) } : undefined;
     const result = await this.search.search({
       text,
       vector,
+      rankingVector,
       scopes,
       categories,
       // Held-out memories are dropped after ranking; ask for more so the caller still gets `limit`.
@@ -499,10 +495,7 @@ export class MemoryService implements Disposable {
     const hits = approval ? result.hits.filter((h) => visibleUnderApproval(h.record.metadata, approval.caller)).slice(0, limit) : result.hits;
     const results = hits.map((h) => toRecallResult(h, !!options.full));
     if (options.count !== false && results.length > 0) this.bookkeeper.record(results.map((r) => r.id));
-    const total = performance.now() - started;
-    const timings: RecallTimings = { embed: roundMs(embedMs), vector: roundMs(result.ms.vector), fts: roundMs(result.ms.fts), fuse: roundMs(result.ms.fuse), total: roundMs(total) };
-    this.recallTimings.record(timings);
-    return { results, mode: result.mode, notes: result.notes, ms: total, timings };
+    return { results, mode: result.mode, notes: result.notes, ms: performance.now() - started };
   }
 
   // --------------------------------------------------------------------------------- update
@@ -737,7 +730,6 @@ export class MemoryService implements Disposable {
       // A native index build cannot be interrupted; give it a moment, then let it finish or die with the process.
       await this.indexBuilder.settle(3000);
       this.indexBuilder.dispose();
-      this.recallTimings.dispose();
       this._onDidChange.dispose();
       if (this.ownsStore) await this.memoryStore.close();
     })();

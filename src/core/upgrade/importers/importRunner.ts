@@ -5,6 +5,7 @@ import type { MemoryStore, NewMemory } from '../../store/memoryStore';
 import { validateId, validateVector } from '../../store/validation';
 import type { EmbedFn } from '../job';
 import type { Writer } from '../../provenance';
+import { expectOneVectorPerText } from '../../embedding/errors';
 
 export type ImportFormat = 'jsonl' | 'mcp-knowledge-graph' | 'memory-lancedb-pro';
 
@@ -213,7 +214,7 @@ async function vectorsFor(dim: number, records: ImportRecord[], options: ImportO
         : 'the source has no vectors and no embedder was given');
     }
     const vectors = await options.embed(need.map((i) => records[i]!.memory.text), options.signal);
-    if (!Array.isArray(vectors) || vectors.length !== need.length) throw new Error(`the embedder returned ${Array.isArray(vectors) ? vectors.length : 'no'} vectors for ${need.length} texts`);
+    expectOneVectorPerText(vectors, need.length);
     need.forEach((recordIndex, j) => { out[recordIndex] = validateVector(vectors[j], dim); });
   }
   return out;
