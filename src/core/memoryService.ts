@@ -11,7 +11,8 @@ import { AGENT_WRITER_KINDS, PROVENANCE_KEYS, historyOf, isReviewed, kindForSour
 import { DEFAULT_RANKING_WEIGHTS, type RankingWeights, type Why } from './retrieval/fusion';
 import { HybridSearch, type HybridHit, type RecallMode } from './retrieval/hybridSearch';
 import { RecallBookkeeper } from './retrieval/recallBookkeeper';
-import { VectorIndexBuilder, type VectorIndexEvent, type VectorIndexOptions, type VectorIndexState } from './retrieval/vectorIndex';
+import { RecentRecallTimings, roundMs, type RecallTimings } from './retrieval/recallTimings';
+import { VectorIndexBuilder, type VectorIndexEvent, type VectorIndexOptions, type VectorIndexSelfCheck, type VectorIndexState } from './retrieval/vectorIndex';
 import { MemoryStore, type MemoryStoreOptions, type StoreStats } from './store/memoryStore';
 import type { MemoryPatch } from './store/patch';
 import { fromRawRow, isLegacy, type MemoryRecord, type SmartMetadata } from './store/schema';
@@ -184,6 +185,8 @@ export interface RecallResponse {
   /** Why it ran degraded, if it did. */
   notes: string[];
   ms: number;
+  /** Where the time went, per stage (ms): see {@link RecallTimings}. */
+  timings: RecallTimings;
 }
 
 export interface UpdateChanges {
@@ -309,6 +312,8 @@ export class MemoryService implements Disposable {
   private readonly search: HybridSearch;
   private readonly bookkeeper: RecallBookkeeper;
   private readonly indexBuilder: VectorIndexBuilder;
+  /** The last 100 recalls' stage timings in this process (the Locks & Upgrades view's p50/p95). */
+  readonly recallTimings = new RecentRecallTimings(100);
   private readonly ranking: RankingOptions;
   private readonly duplicateThreshold: number;
   private readonly source: string | undefined;
@@ -386,7 +391,7 @@ export class MemoryService implements Disposable {
       diversityDemotion: 0.5,
       ...options.ranking,
     };
-    this.search = new HybridSearch(store, componentLogger(options.logger ?? nullLogger, 'recall'));
+    this.search = new HybridSearch(store, componentLogger(options.logger ?? nullLogger, 'recall'), () => this.indexBuilder.queryParams());
     this.bookkeeper = new RecallBookkeeper(store, { debounceMs: options.bookkeeping?.debounceMs, logger: componentLogger(options.logger ?? nullLogger, 'recall') });
     this.indexBuilder = new VectorIndexBuilder(store, { logger: componentLogger(options.logger ?? nullLogger, 'index'), ...options.vectorIndex });
     this.indexBuilder.poke();
@@ -405,6 +410,11 @@ export class MemoryService implements Disposable {
   /** Vector index builds: started, built, skipped, failed (for the lock/upgrade view and logs). */
   get onVectorIndex(): Event<VectorIndexEvent> {
     return this.indexBuilder.onEvent;
+  }
+
+  /** The ANN index's last self-check (this process or the one that built it), without a table read. */
+  get vectorIndexSelfCheck(): VectorIndexSelfCheck | undefined {
+    return this.indexBuilder.lastSelfCheck;
   }
 
   // ---------------------------------------------------------------------------------- store
@@ -476,7 +486,9 @@ export class MemoryService implements Disposable {
     const minScore = options.minScore ?? 0;
     if (typeof minScore !== 'number' || !Number.isFinite(minScore) || minScore < 0 || minScore > 1) throw new ValidationError('minScore', `must be a number between 0 and 1, got ${String(minScore)}`);
 
+    const embedStarted = performance.now();
     const { vector, rankingVector } = this.activeEmbedder && mode !== 'fts' ? await this.search.queryVectors(text, this.activeEmbedder, { signal: options.signal }) : { vector: undefined, rankingVector: undefined };
+    const embedMs = performance.now() - embedStarted;
     const approval = this.requireApproval ? { caller: this.callerFor(options.caller) } : undefined;
     const result = await this.search.search({
       text,
@@ -495,7 +507,10 @@ export class MemoryService implements Disposable {
     const hits = approval ? result.hits.filter((h) => visibleUnderApproval(h.record.metadata, approval.caller)).slice(0, limit) : result.hits;
     const results = hits.map((h) => toRecallResult(h, !!options.full));
     if (options.count !== false && results.length > 0) this.bookkeeper.record(results.map((r) => r.id));
-    return { results, mode: result.mode, notes: result.notes, ms: performance.now() - started };
+    const total = performance.now() - started;
+    const timings: RecallTimings = { embed: roundMs(embedMs), vector: roundMs(result.ms.vector), fts: roundMs(result.ms.fts), fuse: roundMs(result.ms.fuse), total: roundMs(total) };
+    this.recallTimings.record(timings);
+    return { results, mode: result.mode, notes: result.notes, ms: total, timings };
   }
 
   // --------------------------------------------------------------------------------- update
@@ -730,6 +745,7 @@ export class MemoryService implements Disposable {
       // A native index build cannot be interrupted; give it a moment, then let it finish or die with the process.
       await this.indexBuilder.settle(3000);
       this.indexBuilder.dispose();
+      this.recallTimings.dispose();
       this._onDidChange.dispose();
       if (this.ownsStore) await this.memoryStore.close();
     })();
