@@ -2,13 +2,22 @@ import { Index, type Table } from '@lancedb/lancedb';
 import { failpoint } from '../failpoints';
 import type { Logger } from '../log';
 import { retryCommit } from './commitRetry';
+import { oldestPinnedVersion, pruneCutoff } from './readPins';
+
+/** Longer than any short read (a recall, a get, a page, a stats scan) takes, on a loaded laptop too. */
+export const DEFAULT_CLEANUP_MARGIN_MS = 60_000;
 
 export interface MaintenanceOptions {
   /**
-   * Versions younger than this are kept. Pruning recent versions makes readers and writers in
-   * other processes fail ("manifest was not found"), docs/lancedb.md#version-cleanup-and-readers; 10 minutes measured safe.
+   * A version is pruned only once the version after it has been committed for this long, so a
+   * short read that opened it as the latest finishes first (default 60 s); versions pinned by long
+   * readers are kept too (readPins.ts). Pruning by creation time alone, or too soon, makes readers
+   * and writers in other processes fail ("manifest was not found",
+   * docs/lancedb.md#version-cleanup-and-readers).
    */
   cleanupMarginMs?: number;
+  /** The store folder, where long readers pin versions; without it only the margin protects readers. */
+  dir?: string;
 }
 
 export interface MaintenanceReport {
@@ -33,7 +42,9 @@ export async function runMaintenance(table: Table, options: MaintenanceOptions, 
   const indexesCreated = await ensureIndexes(table, log);
   await failpoint('maintenance.beforeOptimize');
   const { value: stats, attempts } = await retryCommit('maintenance', async () => {
-    const result = await table.optimize({ cleanupOlderThan: new Date(Date.now() - (options.cleanupMarginMs ?? 10 * 60_000)) });
+    const cutoff = pruneCutoff(await table.listVersions(), options.cleanupMarginMs ?? DEFAULT_CLEANUP_MARGIN_MS, options.dir ? await oldestPinnedVersion(options.dir) : undefined);
+    // Nothing may go yet: the epoch prunes nothing (omitting the option would mean LanceDB's 7 days).
+    const result = await table.optimize({ cleanupOlderThan: cutoff ?? new Date(0) });
     await failpoint('maintenance.afterOptimize');
     return result;
   }, log);

@@ -20,7 +20,7 @@ const COMMITS_PER_FRAGMENT_CHECK = 50;
  * which queues maintenance at background priority, behind the interactive writes waiting now.
  */
 export class MaintenanceScheduler {
-  readonly options: Required<Omit<MaintenanceSchedule, 'cleanupMarginMs'>> & MaintenanceOptions;
+  readonly options: Required<Omit<MaintenanceSchedule, keyof MaintenanceOptions>> & MaintenanceOptions;
   private commitsSinceMaintenance = 0;
   private indexesKnownPresent = false;
 

@@ -15,6 +15,7 @@ import { collectStats, verifyRows, type RepairReport, type StoreStats, type Veri
 import { runMaintenance, type MaintenanceReport } from './maintenance';
 import { MaintenanceScheduler, type MaintenanceSchedule } from './maintenanceScheduler';
 import { openMemoriesTable } from './openStore';
+import { pinVersion, type ReadPin } from './readPins';
 import { isBookkeepingOnly, type MemoryPatch } from './patch';
 import { MEMORIES_TABLE, fromRawRow, type MemoryRecord, type RawRow } from './schema';
 import { sqlLikePrefix } from './sql';
@@ -39,6 +40,9 @@ export interface MemoryStoreOptions {
   /** Automatic maintenance: after `everyCommits` commits, or when `smallFragments` small fragments pile up. */
   maintenance?: MaintenanceSchedule;
 }
+
+/** Rows per page of a snapshot (an export): a few MB with 384-dim vectors. */
+const SNAPSHOT_PAGE_ROWS = 1000;
 
 /** Store options that carry a process's lock settings (the same for every process on a store). */
 export function lockStoreOptions(settings: LockSettings): Pick<MemoryStoreOptions, 'lockStaleMs' | 'queue'> {
@@ -306,7 +310,7 @@ export class MemoryStore implements Disposable {
       return intents.map(() => ({ ok: true, value: actions }));
     }
     if (kind === 'maintenance') {
-      const report = await runMaintenance(this._table, this.scheduler.options, this.log);
+      const report = await runMaintenance(this._table, { ...this.scheduler.options, dir: this.dir }, this.log);
       this.scheduler.ran();
       this._onMaintenance.fire(report);
       return intents.map(() => ({ ok: true, value: report }));
@@ -346,20 +350,35 @@ export class MemoryStore implements Disposable {
    * other processes keep writing (the pinned table is read-only and never sees later commits).
    */
   async *snapshot(): AsyncGenerator<MemoryRecord, { version: number; rows: number }> {
-    const version = await this._table.version();
+    const pin = await this.pinCurrentVersion('snapshot');
+    const version = pin.version;
     const pinned = await this.db.openTable(MEMORIES_TABLE, undefined, { version });
     let rows = 0;
     try {
-      for await (const batch of pinned.query()) {
-        for (const row of batch.toArray()) {
+      // Page by page over the one pinned version: memory stays bounded at any store size, and each
+      // page is a fresh read of that version, which the pin keeps from being pruned meanwhile.
+      for (let offset = 0; ; offset += SNAPSHOT_PAGE_ROWS) {
+        const page = (await pinned.query().offset(offset).limit(SNAPSHOT_PAGE_ROWS).toArray()) as RawRow[];
+        for (const row of page) {
           rows++;
-          yield fromRawRow((row as { toJSON(): RawRow }).toJSON());
+          yield fromRawRow(row);
         }
+        if (page.length < SNAPSHOT_PAGE_ROWS) break;
       }
     } finally {
       pinned.close();
+      await pin.release();
     }
     return { version, rows };
+  }
+
+  /**
+   * Keeps the current version (and everything newer) from being pruned by any process's maintenance
+   * until released: for reads that last longer than a moment (an export, the upgrader's scan, an
+   * index build). Short reads need no pin (readPins.ts).
+   */
+  async pinCurrentVersion(label: string): Promise<ReadPin> {
+    return pinVersion(this.dir, await this._table.version(), label);
   }
 
   /** Rows matching a filter built with `sqlString` (never raw user text), with paging. */

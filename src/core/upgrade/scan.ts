@@ -23,18 +23,24 @@ export async function scanCandidates(
 ): Promise<ScanResult> {
   const ids: string[] = [];
   let scanned = 0;
-  const query = store.table.query().select(['id', 'metadata']);
-  for await (const batch of query as AsyncIterable<{ numRows: number; getChild(name: string): { get(i: number): unknown } | null }>) {
-    const idCol = batch.getChild('id');
-    const metaCol = batch.getChild('metadata');
-    for (let i = 0; i < batch.numRows; i++) {
-      scanned++;
-      const id = idCol?.get(i);
-      if (typeof id !== 'string') continue;
-      if (needs(parseMetadata(metaCol?.get(i)))) ids.push(id);
+  // One stream over one version for as long as the scan takes (minutes at 100k rows): pinned.
+  const pin = await store.pinCurrentVersion('upgrade scan');
+  try {
+    const query = store.table.query().select(['id', 'metadata']);
+    for await (const batch of query as AsyncIterable<{ numRows: number; getChild(name: string): { get(i: number): unknown } | null }>) {
+      const idCol = batch.getChild('id');
+      const metaCol = batch.getChild('metadata');
+      for (let i = 0; i < batch.numRows; i++) {
+        scanned++;
+        const id = idCol?.get(i);
+        if (typeof id !== 'string') continue;
+        if (needs(parseMetadata(metaCol?.get(i)))) ids.push(id);
+      }
+      onPage?.(scanned, ids.length);
+      if (signal.aborted) break;
     }
-    onPage?.(scanned, ids.length);
-    if (signal.aborted) break;
+  } finally {
+    await pin.release();
   }
   ids.sort();
   // A duplicate id (verify reports it) is upgraded once; the store resolves it to its newest revision.
