@@ -20,8 +20,8 @@ export class ListMemoriesTool extends MemoryTool<ListMemoriesInput> {
   async invoke(options: vscode.LanguageModelToolInvocationOptions<ListMemoriesInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
     return this.run(options.input, token, async () => {
       const service = await this.connection.service();
-      const { category, legacy, sort, offset } = options.input;
-      const page = await service.list({ scopes: this.scopes(options.input.scope), category, legacy, sort, offset, limit: options.input.limit ?? TOOL_LIMITS.list.default });
+      const { category, legacy, writer, sort, offset } = options.input;
+      const page = await service.list({ scopes: this.scopes(options.input.scope), category, legacy, writer, sort, offset, limit: options.input.limit ?? TOOL_LIMITS.list.default });
       return formatList(page.items, page.total, page.offset, this.connection.workspaceScope);
     });
   }
