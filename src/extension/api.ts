@@ -37,4 +37,14 @@ export interface MemoryLaneApi {
   settingProblems(): SettingProblem[];
   /** Builds the `vscode.lm` enricher on a given chat model (tests pass a fake one). */
   createLanguageModelEnricher(model: EnrichmentChatModel, options?: LanguageModelEnricherOptions): LanguageModelEnricher;
+  /**
+   * Runs the `@memory` participant's handler on a request (`command`: recall, remember, forget,
+   * review, stats) and returns what it streamed: the markdown, the buttons and the ChatResult. In
+   * code-server 1.139 with no chat model signed in, `workbench.action.chat.open` with
+   * "@memory /stats" never reaches the participant (seen in the e2e harness), so the tests run the
+   * same handler through this.
+   */
+  /** How many requests VS Code's chat has sent to `@memory` in this window. */
+  participantChatRequests(): number;
+  askParticipant(prompt: string, command?: string, model?: vscode.LanguageModelChat): Promise<{ markdown: string; buttons: vscode.Command[]; result: vscode.ChatResult }>;
 }

@@ -30,6 +30,9 @@ export interface Settings {
   'embedding.model': string;
   'embedding.dimensions': number | null;
   'statusBar.waitWarningMs': number;
+  /** Read by VS Code itself (the `when` of contributes.chatInstructions); listed so a bad value is reported. */
+  'agents.instructions': boolean;
+  'review.requireApproval': boolean;
 }
 
 const DEFAULTS: Settings = {
@@ -48,6 +51,8 @@ const DEFAULTS: Settings = {
   'embedding.model': '',
   'embedding.dimensions': null,
   'statusBar.waitWarningMs': 1000,
+  'agents.instructions': true,
+  'review.requireApproval': false,
 };
 
 export type SettingKey = keyof Settings;
@@ -110,7 +115,7 @@ export class Configuration extends Disposable {
     return { writeTimeoutMs: this.get('lock.writeTimeoutMs'), backgroundTimeoutMs: this.get('lock.backgroundTimeoutMs'), staleMs: this.get('lock.staleMs') };
   }
 
-  changed(e: vscode.ConfigurationChangeEvent, ...keys: Array<SettingKey | 'lock' | 'upgrade' | 'enrichment' | 'embedding' | 'statusBar'>): boolean {
+  changed(e: vscode.ConfigurationChangeEvent, ...keys: Array<SettingKey | 'lock' | 'upgrade' | 'enrichment' | 'embedding' | 'statusBar' | 'review'>): boolean {
     return keys.some((k) => e.affectsConfiguration(`${SECTION}.${k}`));
   }
 

@@ -9,6 +9,7 @@ export const Commands = {
   storeSelection: 'memoryLane.storeSelection',
   recall: 'memoryLane.recall',
   forgetMemory: 'memoryLane.forgetMemory',
+  keepMemory: 'memoryLane.keepMemory',
   openMemory: 'memoryLane.openMemory',
   editMemory: 'memoryLane.editMemory',
   importMemories: 'memoryLane.import',
@@ -44,6 +45,9 @@ export const Tools = {
   forget: 'memory_forget',
   list: 'memory_list',
 } as const;
+
+/** The id of `contributes.chatParticipants` (`@memory` in chat). */
+export const PARTICIPANT_ID = 'memoryLane.memory';
 
 /** The id of `contributes.mcpServerDefinitionProviders`. */
 export const MCP_PROVIDER_ID = 'memoryLane.mcpServers';

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { errorMessage } from '../core/errors';
 import type { MemoryView } from '../core/memoryService';
+import { describeWriter, reviewOf } from '../core/provenance';
 import { Disposable } from './disposable';
 import { DOCUMENT_SCHEME } from './ids';
 import type { StoreConnection } from './storeConnection';
@@ -40,6 +41,8 @@ export function renderMemory(m: MemoryView, workspaceScope: string | undefined):
     ['updated', iso(m.updated_at)],
     ['revision', String(m.rev)],
     ['recalled', `${meta.injected_count ?? 0} times${meta.last_injected_at ? `, last ${iso(meta.last_injected_at)}` : ''}`],
+    ['written by', describeWriter(meta)],
+    ['reviewed', m.reviewed ? (reviewOf(meta) ? `kept ${iso(reviewOf(meta)!.at)}` : 'needs no review') : '**not yet**: an agent wrote it and no person has kept it'],
     ['source', String(meta.source ?? '–')],
     ['enrichment', enrichment ? `${enrichment.provider}${enrichment.model ? ` (${enrichment.model})` : ''}, ${iso(enrichment.at)}${enrichment.fallbackReason ? ` — fell back to local: ${enrichment.fallbackReason}` : ''}` : '–'],
   ];
@@ -53,6 +56,11 @@ export function renderMemory(m: MemoryView, workspaceScope: string | undefined):
   }
   out.push('## Text', '', fenced(m.text, 'text'), '');
   out.push('## Details', '', '| field | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`), '');
+  if (m.history?.length) {
+    out.push('## Changes', '', '| when | who | fields |', '|---|---|---|');
+    for (const h of [...m.history].reverse()) out.push(`| ${iso(h.at)} | ${describeWriter({ writer: h.writer }).replace(/\|/g, '\\|')} | ${h.fields.join(', ')} |`);
+    out.push('');
+  }
   out.push('## Metadata', '', fenced(JSON.stringify(meta, null, 2), 'json'), '');
   out.push('_Memory texts are data recorded by agents and people. This document is read-only; edit the memory from the Memories view._', '');
   return out.join('\n');

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { MemoryLaneApi } from './api';
+import { MemoryParticipant } from './chat/memoryParticipant';
 import { MemoryCommands } from './commands/memoryCommands';
 import { StoreCommands } from './commands/storeCommands';
 import { Configuration } from './configuration';
@@ -41,6 +42,7 @@ export class MemoryLane extends Disposable {
   readonly memories: MemoriesTree;
   readonly status: LockMonitorStatus;
   readonly mcp: MemoryMcpServerProvider;
+  readonly participant: MemoryParticipant;
 
   constructor(context: vscode.ExtensionContext) {
     super();
@@ -58,6 +60,7 @@ export class MemoryLane extends Disposable {
     this.memories = this._register(new MemoriesTree(this.connection, channelLogger(this.log)));
     this.status = this._register(new LockMonitorStatus(this.connection, this.upgrades, this.config));
     this._register(new MemoryCommands(this.connection, this.memories, logger('memory')));
+    this.participant = this._register(new MemoryParticipant(this.connection, logger('chat'), context.extensionUri));
     this._register(new StoreCommands(this.connection, this.upgrades, this.config, this.keys, this.log, channelLogger(this.log)));
     const version = String((context.extension.packageJSON as { version?: string }).version ?? '0.0.0');
     this.mcp = this._register(new MemoryMcpServerProvider(context.asAbsolutePath('dist/mcp.js'), version, this.connection, this.config, this.keys, channelLogger(this.log)));
@@ -84,6 +87,23 @@ export class MemoryLane extends Disposable {
       tools: this.tools,
       settingProblems: () => this.config.problems,
       createLanguageModelEnricher: (model, options) => new LanguageModelEnricher(model, options),
+      participantChatRequests: () => this.participant.chatRequests,
+      askParticipant: async (prompt, command, model) => {
+        const parts: string[] = [];
+        const buttons: vscode.Command[] = [];
+        const stream = {
+          markdown: (v: string | vscode.MarkdownString) => { parts.push(typeof v === 'string' ? v : v.value); },
+          button: (c: vscode.Command) => { buttons.push(c); },
+          progress: () => {},
+        };
+        const cancel = new vscode.CancellationTokenSource();
+        try {
+          const result = await this.participant.handle({ prompt, ...(command ? { command } : {}), ...(model ? { model } : {}) }, stream, cancel.token);
+          return { markdown: parts.join(''), buttons, result };
+        } finally {
+          cancel.dispose();
+        }
+      },
     };
   }
 }

@@ -66,6 +66,8 @@ export class StoreConnection extends Disposable {
     this._register(this.watcher.onDidCommit(() => this._onDidChangeMemories.fire({ kind: 'external' })));
     this._register(config.onDidChange((e) => {
       if (config.changed(e, 'storePath', 'embedding', 'lock')) void this.reconnect(config.changed(e, 'storePath'));
+      // The service reads it on every recall: no reopening needed.
+      if (config.changed(e, 'review') && this._service) this._service.requireApproval = config.get('review.requireApproval');
     }));
     this._register(keys.onDidChange((kind) => { if (kind === 'embedding') void this.reconnect(false); }));
     this._register(vscode.workspace.onDidChangeWorkspaceFolders(() => void this.reconnect(false)));
@@ -122,6 +124,7 @@ export class StoreConnection extends Disposable {
       logger: this.log,
       defaultScopes: this.scopes,
       source: 'vscode',
+      requireApproval: this.config.get('review.requireApproval'),
       storeOptions: lockStoreOptions(this.config.lockSettings()),
     }).catch((err: unknown) => {
       // "is a file, not a folder", "Cannot create the store folder …": say which setting chose that folder.

@@ -221,11 +221,14 @@ test('Set API Key keeps the key in secret storage, not in settings', async () =>
 
 test('the Memories view lists scope → category → memory, marks legacy ones, searches, and forgets from its context menu', async () => {
   // The view refreshes from change events at most once a second: the imports above show up within it.
+  // The scopes, after "Stored recently" (what was written in the last 24 h; test/e2e/chat.e2e.ts).
+  const scopes = async () => (await api().memoriesChildren()).filter((n) => n.kind !== 'recent');
   const roots = await until('the global scope in the Memories view', async () => {
-    const r = await api().memoriesChildren();
+    const r = await scopes();
     return r.some((n) => n.kind === 'scope' && n.scope === 'global') && r;
   }, 3000);
-  assert.equal(roots[0]?.kind === 'scope' && roots[0].scope, api().workspaceScope, 'this workspace comes first');
+  assert.equal((await api().memoriesChildren())[0]?.kind, 'recent', 'Stored recently comes first');
+  assert.equal(roots[0]?.kind === 'scope' && roots[0].scope, api().workspaceScope, 'then this workspace');
   const categories = await api().memoriesChildren(roots[0]);
   const preferences = categories.find((c) => c.kind === 'category' && c.category === 'preferences');
   assert.ok(preferences, JSON.stringify(categories));
@@ -239,11 +242,11 @@ test('the Memories view lists scope → category → memory, marks legacy ones, 
   const found = await api().memoriesChildren();
   assert.ok(found[0]?.kind === 'memory' && found[0].memory.text.includes('Tuesdays'), JSON.stringify(found.slice(0, 2)));
   await vscode.commands.executeCommand('memoryLane.clearMemoriesFilter');
-  assert.equal((await api().memoriesChildren())[0]?.kind, 'scope');
+  assert.equal((await scopes())[0]?.kind, 'scope');
 
   // The context menu hands the command the tree row itself.
   const copy = await (await api().service()).store({ text: 'A second memory to forget from the Memories view context menu.', category: 'cases', force: true });
-  const cases = (await api().memoriesChildren((await api().memoriesChildren())[0])).find((c) => c.kind === 'category' && c.category === 'cases');
+  const cases = (await api().memoriesChildren((await scopes())[0])).find((c) => c.kind === 'category' && c.category === 'cases');
   const row = (await api().memoriesChildren(cases)).find((r) => r.kind === 'memory' && r.memory.id === copy.id);
   assert.ok(row, 'the new memory is listed under This workspace → cases');
   assert.equal(await vscode.commands.executeCommand('memoryLane.forgetMemory', row, { confirmed: true }), true);

@@ -9,6 +9,7 @@ import { guarded } from '../notifications';
 import type { StoreConnection } from '../storeConnection';
 import { preview } from '../tools/format';
 import type { MemoriesTree, MemoryTreeNode } from '../views/memoriesTree';
+import { personWriter } from '../writers';
 
 /** A command's memory argument: a tree row (context menu), an id (links, tests) or nothing (palette: ask). */
 type MemoryArg = MemoryTreeNode | string | undefined;
@@ -33,6 +34,7 @@ export class MemoryCommands extends Disposable {
     register(Commands.openMemory, 'Open Memory', (arg?: MemoryArg) => this.open(arg));
     register(Commands.editMemory, 'Edit Memory', (arg?: MemoryArg) => this.edit(arg));
     register(Commands.forgetMemory, 'Forget Memory', (arg?: MemoryArg, options?: { confirmed?: boolean }) => this.forget(arg, options));
+    register(Commands.keepMemory, 'Keep Memory', (arg?: MemoryArg) => this.keep(arg));
     register(Commands.filterMemories, 'Search Memories', async (given?: string) => {
       const query = given ?? await vscode.window.showInputBox({ title: 'Memory Lane: search memories', prompt: 'Show the memories that match (hybrid search over every scope). Empty: show all.', value: this.tree.filter });
       if (query !== undefined) this.tree.setFilter(query);
@@ -51,14 +53,16 @@ export class MemoryCommands extends Disposable {
     text ??= await vscode.window.showInputBox({ title: 'Memory Lane: store a memory', prompt: 'What should agents remember? (a fact, preference, decision or lesson)' });
     if (!text?.trim()) return undefined;
     const service = await this.connection.service();
-    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Memory Lane: storing' }, () => service.store({ text }));
+    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Memory Lane: storing' }, () => service.store({ text, writer: personWriter() }));
     if (r.status === 'duplicate') {
       const choice = await vscode.window.showInformationMessage(`Memory Lane: a near-duplicate is already stored: “${preview(r.existing.text, 80)}”.`, 'Open It', 'Store Anyway');
       if (choice === 'Open It') await this.open(r.duplicateOf);
       if (choice !== 'Store Anyway') return r.duplicateOf;
-      const forced = await service.store({ text, force: true });
+      const forced = await service.store({ text, force: true, writer: personWriter() });
+      await this.keepOwn(service, forced.id);
       return forced.id;
     }
+    if (r.status === 'stored') await this.keepOwn(service, r.id);
     const where = service.defaultStoreScope === this.connection.workspaceScope ? 'this workspace' : service.defaultStoreScope;
     void vscode.window.showInformationMessage(`Memory Lane: ${r.status === 'stored' ? 'stored' : 'already stored'} in ${where} as ${r.id}.`, 'Open').then((c) => { if (c) void this.open(r.id); });
     return r.id;
@@ -136,7 +140,9 @@ export class MemoryCommands extends Disposable {
       if (scope) changes = { scope: scope.label };
     }
     if (!changes) return;
-    const updated = await t.service.update(m.id, changes);
+    const updated = await t.service.update(m.id, changes, { writer: personWriter() });
+    // A person who rewrote an agent's text has read it: the new text needs no review either.
+    if (changes.text !== undefined) await this.keepOwn(t.service, updated.id);
     this.log.info(`updated ${updated.id} (rev ${updated.rev})`);
   }
 
@@ -149,8 +155,27 @@ export class MemoryCommands extends Disposable {
       const ok = await vscode.window.showWarningMessage('Forget this memory?', { modal: true, detail: `“${preview(m.text, 300)}”\n\n${m.scope} · ${m.category} · ${m.id}\n\nAgents will no longer recall it. This cannot be undone (export a backup first if unsure).` }, 'Forget');
       if (ok !== 'Forget') return false;
     }
-    const r = await t.service.forget(m.id);
+    const r = await t.service.forget(m.id, { writer: personWriter() });
     this.log.info(`${r.deleted ? 'forgot' : 'nothing to forget for'} ${m.id}`);
     return r.deleted;
+  }
+
+  /**
+   * Keep: a person marks an agent's memory reviewed (Stored recently's Keep, `@memory /review`), so
+   * with `memoryLane.review.requireApproval` it reaches every agent's recall. Returns whether it was
+   * kept now (false: it needed no review, was kept already, or is gone).
+   */
+  private async keep(arg: MemoryArg): Promise<boolean> {
+    const t = await this.target(arg, 'Keep Memory');
+    if (!t) return false;
+    const m = await t.service.get(t.id);
+    const [r] = await t.service.keep([m.id], { writer: personWriter() });
+    this.log.info(`keep ${m.id}: ${r?.status}`);
+    return r?.status === 'kept';
+  }
+
+  /** What a person wrote in the editor needs no review: it is kept as soon as it is stored. */
+  private async keepOwn(service: MemoryService, id: string): Promise<void> {
+    await service.keep([id], { writer: personWriter() });
   }
 }

@@ -3,6 +3,7 @@ import { errorMessage } from '../../core/errors';
 import { TOOL_LIMITS, type ForgetToolInput } from '../../core/tools/contract';
 import { Tools } from '../ids';
 import { preview } from './format';
+import { lmToolWriter } from '../writers';
 import { MemoryTool } from './memoryTool';
 
 /** No `confirm`: the person confirms in VS Code's dialog, which prepareInvocation fills. */
@@ -50,10 +51,10 @@ export class ForgetMemoryTool extends MemoryTool<ForgetMemoryInput> {
       const { id, query } = options.input;
       const service = await this.connection.service();
       if (id) {
-        const r = await service.forget(id);
+        const r = await service.forget(id, { writer: lmToolWriter(options) });
         return r.deleted ? `Forgot [${r.id}].` : `Nothing to forget: [${r.id}] was already gone.`;
       }
-      const r = await service.forgetByQuery(query!, { confirm: true, limit: options.input.limit ?? TOOL_LIMITS.forgetByQuery.default });
+      const r = await service.forgetByQuery(query!, { confirm: true, limit: options.input.limit ?? TOOL_LIMITS.forgetByQuery.default, writer: lmToolWriter(options) });
       const failed = r.failed.length ? ` ${r.failed.length} could not be deleted: ${r.failed.map((f) => `[${f.id}] ${f.reason}`).join('; ')}` : '';
       return r.deleted.length ? `Forgot ${r.deleted.length}: ${r.deleted.map((d) => `[${d}]`).join(', ')}.${failed}` : `No memory matched; nothing was deleted.${failed}`;
     });

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { TOOL_LIMITS, type RecallToolInput } from '../../core/tools/contract';
 import { Tools } from '../ids';
 import { formatRecall, preview } from './format';
+import { lmToolWriter } from '../writers';
 import { MemoryTool } from './memoryTool';
 
 /** `scope`: `all` (default: workspace + global), `workspace`, `global`, or a scope such as `project:api`. */
@@ -20,7 +21,7 @@ export class RecallMemoryTool extends MemoryTool<RecallMemoryInput> {
     return this.run(options.input, token, async (signal) => {
       const service = await this.connection.service();
       const { query, limit, category, full, minScore } = options.input;
-      const r = await service.recall(query, { limit: limit ?? TOOL_LIMITS.recall.default, category, full, minScore, scopes: this.scopes(options.input.scope), signal });
+      const r = await service.recall(query, { limit: limit ?? TOOL_LIMITS.recall.default, category, full, minScore, scopes: this.scopes(options.input.scope), caller: lmToolWriter(options), signal });
       return formatRecall(query, r.results, this.connection.workspaceScope, r.notes);
     });
   }

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { StoreToolInput } from '../../core/tools/contract';
 import { Tools } from '../ids';
 import { preview, scopeLabel } from './format';
+import { lmToolWriter } from '../writers';
 import { MemoryTool } from './memoryTool';
 
 /** `scope`: `workspace` (default), `global`, or a scope such as `project:api`. */
@@ -22,7 +23,7 @@ export class StoreMemoryTool extends MemoryTool<StoreMemoryInput> {
     return this.run(options.input, token, async (signal) => {
       const service = await this.connection.service();
       const { text, category, importance, id, force } = options.input;
-      const r = await service.store({ text, category, importance, id, force, scope: this.scope(options.input.scope), signal });
+      const r = await service.store({ text, category, importance, id, force, scope: this.scope(options.input.scope), writer: lmToolWriter(options), signal });
       const ws = this.connection.workspaceScope;
       if (r.status === 'duplicate') {
         return `Not stored: memory [${r.duplicateOf}] (${scopeLabel(r.existing.scope, ws)}) already says nearly the same (similarity ${r.similarity.toFixed(2)}). Update it with ${Tools.update}, or store again with force: true.`;

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { UpdateToolInput } from '../../core/tools/contract';
 import { Tools } from '../ids';
 import { preview } from './format';
+import { lmToolWriter } from '../writers';
 import { MemoryTool } from './memoryTool';
 
 export type UpdateMemoryInput = UpdateToolInput;
@@ -21,7 +22,7 @@ export class UpdateMemoryTool extends MemoryTool<UpdateMemoryInput> {
     return this.run(options.input, token, async (signal) => {
       const { id, text, importance, category, scope } = options.input;
       const service = await this.connection.service();
-      const m = await service.update(id, { text, importance, category, scope: this.scope(scope) }, { signal });
+      const m = await service.update(id, { text, importance, category, scope: this.scope(scope) }, { signal, writer: lmToolWriter(options) });
       return `Updated [${m.id}] (revision ${m.rev}).`;
     });
   }

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { LockHolderInfo } from '../../core/errors';
 import type { Configuration } from '../configuration';
 import { Disposable } from '../disposable';
-import { Commands } from '../ids';
+import { Commands, focusViewCommand, Views } from '../ids';
 import type { StoreConnection } from '../storeConnection';
 import { Throttle, Ticker } from '../throttle';
 import type { UpgradeController } from '../upgrade/upgradeController';
@@ -20,6 +20,8 @@ export interface LockMonitorFace {
   accessibilityLabel: string;
   /** `statusBarItem.warningBackground`, `statusBarItem.errorBackground` or none. */
   background?: string;
+  /** Agents' memories no person has kept yet (counted when the store is open; undefined before). */
+  unreviewed?: number;
 }
 
 const HOST = hostname();
@@ -40,6 +42,9 @@ export class LockMonitorStatus extends Disposable {
   private readonly clock = this._register(new Ticker(() => this.render(), 1000));
   private lastTimeout: { at: number; operation: string; waitedMs: number; holder?: LockHolderInfo } | undefined;
   private _face: LockMonitorFace | undefined;
+  private unreviewed: number | undefined;
+  /** Counting reads the metadata column of every row: at most once every two seconds, after a change. */
+  private readonly recount = this._register(new Throttle(() => void this.countUnreviewed(), 2000));
 
   constructor(
     private readonly connection: StoreConnection,
@@ -62,6 +67,11 @@ export class LockMonitorStatus extends Disposable {
     this._register(connection.onDidChangeLocation(schedule));
     this._register(upgrades.onDidChange(schedule));
     this._register(config.onDidChange((e) => { if (config.changed(e, 'statusBar')) schedule(); }));
+    // The count of memories awaiting review: on open, after this window's writes and other processes' commits.
+    this._register(connection.onDidOpen(() => void this.countUnreviewed()));
+    this._register(connection.onDidChangeMemories(() => this.recount.schedule()));
+    this._register(connection.onDidClose(() => { this.unreviewed = undefined; schedule(); }));
+    this._register(connection.onDidChangeLocation(() => { this.unreviewed = undefined; }));
     this.render();
     this.item.show();
   }
@@ -76,7 +86,7 @@ export class LockMonitorStatus extends Disposable {
     this._face = face;
     this.item.text = face.text;
     const tooltip = new vscode.MarkdownString(face.tooltip, true);
-    tooltip.isTrusted = { enabledCommands: [Commands.showLockMonitor, Commands.showLogs] };
+    tooltip.isTrusted = { enabledCommands: [Commands.showLockMonitor, Commands.showLogs, focusViewCommand(Views.memories)] };
     this.item.tooltip = tooltip;
     this.item.backgroundColor = face.background ? new vscode.ThemeColor(face.background) : undefined;
     this.item.accessibilityInformation = { label: face.accessibilityLabel, role: 'button' };
@@ -137,7 +147,22 @@ export class LockMonitorStatus extends Disposable {
         detail: '$(database) No writer holds the store lock.',
       };
     }
-    return { ...face, tooltip: this.tooltip(face.detail) };
+    return { ...face, tooltip: this.tooltip(face.detail), ...(this.unreviewed !== undefined ? { unreviewed: this.unreviewed } : {}) };
+  }
+
+  /** Never opens the store: until something needs it, there is nothing to count. */
+  private async countUnreviewed(): Promise<void> {
+    const service = this.connection.current;
+    if (!service) return;
+    try {
+      const n = await service.unreviewedCount();
+      if (n === this.unreviewed) return;
+      this.unreviewed = n;
+      this.update.schedule();
+    } catch {
+      // A store closed or moved while counting: the next open counts again.
+      if (this.connection.current === service) this.unreviewed = undefined;
+    }
   }
 
   private tooltip(detail: string): string {
@@ -153,6 +178,9 @@ export class LockMonitorStatus extends Disposable {
       lines.push('', `Waits over 5 min: p50 ${formatDuration(s.waitP50)} · p95 ${formatDuration(s.waitP95)} · max ${formatDuration(s.waitMax)}`);
     } else {
       lines.push('_No lock waits in this window yet._');
+    }
+    if (this.unreviewed) {
+      lines.push('', `$(inbox) **${this.unreviewed}** ${this.unreviewed === 1 ? 'memory' : 'memories'} stored by agents ${this.unreviewed === 1 ? 'awaits' : 'await'} review: [Stored recently](command:${focusViewCommand(Views.memories)}) in the Memories view.`);
     }
     lines.push('', `[Open the lock monitor](command:${Commands.showLockMonitor}) · [Show logs](command:${Commands.showLogs})`);
     return lines.join('\n');
