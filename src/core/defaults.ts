@@ -24,6 +24,19 @@ export const UPGRADE_DEFAULTS = {
   concurrency: 4,
 } as const;
 
+/**
+ * What background LLM work may spend, and the price that turns tokens into cost. 0 means no limit
+ * (no cost shown). Tokens are prompt + completion tokens as the ledger counts them (src/core/usage).
+ */
+export const BUDGET_DEFAULTS = {
+  /** Tokens one upgrade run may spend (`memoryLane.upgrade.tokenBudget`, `--token-budget`). */
+  tokenBudget: 0,
+  /** Tokens the background runs of every process on a store may spend per local day (`memoryLane.upgrade.dailyTokenBudget`). */
+  dailyTokenBudget: 0,
+  /** Price per 1 000 tokens, in the person's currency (`memoryLane.upgrade.pricePer1kTokens`, `--price-per-1k`). */
+  pricePer1kTokens: 0,
+} as const;
+
 export interface LockSettings {
   writeTimeoutMs: number;
   backgroundTimeoutMs: number;

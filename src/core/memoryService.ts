@@ -3,6 +3,7 @@ import { CachingEmbedder } from './embedding/cachingEmbedder';
 import type { Embedder, EmbedderInfo } from './embedding/embedder';
 import { EmbedderMismatchError } from './embedding/errors';
 import { createEmbedder, describeEmbedder, embedderFromId, type EmbedderConfig } from './embedding/factory';
+import { EmbeddingUsageRecorder } from './usage/embeddingUsage';
 import { ConcurrentChangeError, DimensionMismatchError, IdConflictError, MemoryLaneError, NotFoundError, StoreUnavailableError, ValidationError, WriteFailedError, errorMessage } from './errors';
 import { Emitter, type Event } from './events';
 import type { Disposable } from './lifecycle';
@@ -323,6 +324,7 @@ export class MemoryService implements Disposable {
   private readonly log: Logger;
   private readonly ownsStore: boolean;
   private closing: Promise<void> | undefined;
+  private readonly embeddingUsage: EmbeddingUsageRecorder | undefined;
   private readonly _onDidChange = new Emitter<MemoryChange>();
   /** Fires after this process stored, updated or forgot memories (for tree views; other processes' writes arrive via the store). */
   readonly onDidChange: Event<MemoryChange> = this._onDidChange.event;
@@ -395,6 +397,8 @@ export class MemoryService implements Disposable {
     this.bookkeeper = new RecallBookkeeper(store, { debounceMs: options.bookkeeping?.debounceMs, logger: componentLogger(options.logger ?? nullLogger, 'recall') });
     this.indexBuilder = new VectorIndexBuilder(store, { logger: componentLogger(options.logger ?? nullLogger, 'index'), ...options.vectorIndex });
     this.indexBuilder.poke();
+    // Remote embedding calls (stores, recalls, re-embeds) are counted in the store's token ledger.
+    this.embeddingUsage = EmbeddingUsageRecorder.attach(this.configuredEmbedder, store.dir, { logger: this.log });
   }
 
   /** Which embedder made the store's vectors, which one is configured, and whether a re-embed is due. */
@@ -741,6 +745,7 @@ export class MemoryService implements Disposable {
       } catch (err) {
         this.log.warn(`flushing recall bookkeeping on close failed: ${errorMessage(err)}`);
       }
+      await this.embeddingUsage?.close();
       this.indexBuilder.cancel();
       // A native index build cannot be interrupted; give it a moment, then let it finish or die with the process.
       await this.indexBuilder.settle(3000);

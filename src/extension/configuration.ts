@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { LOCK_DEFAULTS, UPGRADE_DEFAULTS, type LockSettings } from '../core/defaults';
+import { BUDGET_DEFAULTS, LOCK_DEFAULTS, UPGRADE_DEFAULTS, type LockSettings } from '../core/defaults';
 import type { Logger } from '../core/log';
 import { Disposable } from './disposable';
 import { Commands } from './ids';
@@ -21,6 +21,12 @@ export interface Settings {
   'lock.staleMs': number;
   'upgrade.batchSize': number;
   'upgrade.concurrency': number;
+  /** Tokens one upgrade may spend; 0 = no limit. */
+  'upgrade.tokenBudget': number;
+  /** Tokens the background runs of every process may spend per day on a store; 0 = no limit. */
+  'upgrade.dailyTokenBudget': number;
+  /** Price of 1000 tokens, to show the cost; 0 = not shown. */
+  'upgrade.pricePer1kTokens': number;
   'enrichment.provider': EnrichmentProvider;
   'enrichment.endpoint': string;
   'enrichment.model': string;
@@ -42,6 +48,9 @@ const DEFAULTS: Settings = {
   'lock.staleMs': LOCK_DEFAULTS.staleMs,
   'upgrade.batchSize': UPGRADE_DEFAULTS.batchSize,
   'upgrade.concurrency': UPGRADE_DEFAULTS.concurrency,
+  'upgrade.tokenBudget': BUDGET_DEFAULTS.tokenBudget,
+  'upgrade.dailyTokenBudget': BUDGET_DEFAULTS.dailyTokenBudget,
+  'upgrade.pricePer1kTokens': BUDGET_DEFAULTS.pricePer1kTokens,
   'enrichment.provider': 'local',
   'enrichment.endpoint': '',
   'enrichment.model': '',

@@ -1,6 +1,7 @@
 import { errorCode, errorMessage } from '../core/errors';
 import type { MemoryService, MemoryView, RecallResult } from '../core/memoryService';
 import type { Writer } from '../core/provenance';
+import { tokenSummary, type PeriodTotals } from '../core/usage';
 import { TOOL_LIMITS, toolScope, toolScopes, type ForgetToolInput, type ListToolInput, type RecallToolInput, type StoreToolInput, type ToolInputs, type ToolName, type UpdateToolInput } from '../core/tools/contract';
 
 type ToolResult = { content: Array<{ type: 'text'; text: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
@@ -64,10 +65,12 @@ export function memoryToolHandlers(service: MemoryService, writer: () => Partial
       return ok({ ...page }, page.items.length === 0 ? `No memories (total ${page.total}).` : page.items.map(listLine).join('\n') + `\n(${page.offset + 1}–${page.offset + page.items.length} of ${page.total})`);
     },
     memory_stats: async () => {
-      const s = await service.stats();
+      const [s, t] = await Promise.all([service.stats(), tokenSummary(service.memoryStore.dir)]);
       const { lock, queue, byScope, byCategory, rows, legacy, diskBytes, deadLetters } = s;
-      return ok({ rows, legacy, byScope, byCategory, diskBytes, deadLetters, lock: { held: lock.held, ...(lock.holder ? { holder: { pid: lock.holder.pid, host: lock.holder.host, label: lock.holder.label, since: lock.holder.since } } : {}) }, queue },
-        `${rows} memories (${legacy} not yet upgraded) in ${Object.keys(byScope).length} scopes; ${deadLetters} dead letters; lock ${lock.held ? 'held' : 'free'}.`);
+      const period = ({ in: i, out, calls, estimatedCalls, byModel }: PeriodTotals) => ({ in: i, out, calls, estimatedCalls, byModel: byModel.map((m) => ({ purpose: m.purpose, provider: m.provider, ...(m.model ? { model: m.model } : {}), in: m.in, out: m.out, calls: m.calls })) });
+      const tokens = { today: { day: t.today.day, ...period(t.today) }, last30Days: period(t.last30Days) };
+      return ok({ rows, legacy, byScope, byCategory, diskBytes, deadLetters, lock: { held: lock.held, ...(lock.holder ? { holder: { pid: lock.holder.pid, host: lock.holder.host, label: lock.holder.label, since: lock.holder.since } } : {}) }, queue, tokens },
+        `${rows} memories (${legacy} not yet upgraded) in ${Object.keys(byScope).length} scopes; ${deadLetters} dead letters; lock ${lock.held ? 'held' : 'free'}; model tokens today ${t.today.in + t.today.out} in ${t.today.calls} calls, last 30 days ${t.last30Days.in + t.last30Days.out}.`);
     },
   };
 }

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { ValidationError } from '../../core/errors';
 import { describeHolder } from '../../core/errors';
+import { tokenSummary, type PeriodTotals } from '../../core/usage';
 import type { CliContext } from '../context';
 import { formatBytes, table, truncate } from '../output';
 
@@ -8,21 +10,28 @@ type Run = (fn: (ctx: CliContext) => Promise<void>) => () => Promise<void>;
 /** Commands that look after the store itself: stats, verify, lock-status, dead letters, maintenance. */
 export function registerHealthCommands(program: Command, run: Run): void {
   program.command('stats')
-    .description('counts per scope/category/tier, legacy rows, disk size, versions, fragments, indexes, dead letters, lock')
-    .action(run(async (ctx) => {
-      const stats = await (await ctx.openStore()).stats();
+    .description('counts per scope/category/tier, legacy rows, disk size, versions, fragments, indexes, dead letters, lock, model tokens today and in the last 30 days')
+    .option('--price-per-1k <x>', 'price of 1000 tokens, to show the cost')
+    .action((o: { pricePer1k?: string }) => run(async (ctx) => {
+      const store = await ctx.openStore();
+      const price = o.pricePer1k === undefined ? undefined : Number(o.pricePer1k);
+      if (price !== undefined && (!Number.isFinite(price) || price < 0)) throw new ValidationError('--price-per-1k', `must be a number ≥ 0, got ${JSON.stringify(o.pricePer1k)}`);
+      const [base, tokens] = await Promise.all([store.stats(), tokenSummary(store.dir, price ? { pricePer1k: price } : {})]);
+      const stats = { ...base, tokens };
       ctx.out.result(stats, (s) => [
         `store      ${s.dir}`,
         `memories   ${s.rows} (${s.legacy} legacy)   dim ${s.dim}   embedder ${s.embedder}   schema v${s.schemaVersion}`,
         `disk       ${formatBytes(s.diskBytes)}   versions ${s.versions}   fragments ${s.fragments} (${s.smallFragments} small)`,
         `indexes    ${s.indexes.map((i) => `${i.columns.join(',')} (${i.type})`).join(', ') || 'none yet'}`,
         `dead letters ${s.deadLetters}   lock ${s.lock.held ? `held by ${describeHolder(s.lock.holder)}` : 'free'}`,
+        `tokens     today ${periodText(s.tokens.today)}   last 30 days ${periodText(s.tokens.last30Days)}`,
+        ...(s.tokens.last30Days.byModel.length ? ['', table(s.tokens.last30Days.byModel.map((m) => [m.purpose, `${m.provider}${m.model ? `/${m.model}` : ''}`, String(m.in), String(m.out), String(m.calls), m.estimatedCalls ? `${m.estimatedCalls} estimated` : '']), ['30 days', 'model', 'tokens in', 'out', 'calls', ''])] : []),
         '',
         table(Object.entries(s.byScope).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, String(v)]), ['scope', 'memories']),
         '',
         table(Object.entries(s.byCategory).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, String(v)]), ['category', 'memories']),
       ].join('\n'));
-    }));
+    })());
 
   program.command('verify')
     .description('checks every row: duplicate ids, bad vectors, unreadable metadata, torn rows (exit 1 when not ok)')
@@ -78,4 +87,9 @@ export function registerHealthCommands(program: Command, run: Run): void {
       ctx.out.result(result, (r) => `replayed ${r.replayed.length}, superseded ${r.superseded.length}, failed ${r.failed.length}${r.superseded.map((x) => `\n  ${x.dlqId}: superseded, ${x.ids.join(', ')} changed after it failed`).join('')}${r.failed.map((f) => `\n  ${f.dlqId}: ${f.reason}`).join('')}`);
       if (result.failed.length > 0) process.exitCode = 1;
     }));
+}
+
+function periodText(p: PeriodTotals): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  return p.calls ? `${n(p.in)} in + ${n(p.out)} out in ${n(p.calls)} calls${p.cost !== undefined ? ` (cost ${p.cost})` : ''}${p.estimatedCalls ? `, ${n(p.estimatedCalls)} estimated` : ''}` : 'none';
 }

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
+import { BUDGET_DEFAULTS } from '../../core/defaults';
 import { ValidationError } from '../../core/errors';
 import { createEnricher, createUpgradeRun, type EnricherConfig, type UpgradeProgress } from '../../core/upgrade';
 import type { CliContext } from '../context';
@@ -13,6 +14,22 @@ const positiveInt = (name: string, max: number) => (value: string) => {
   if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}`);
   return n;
 };
+
+const price = (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || value.trim() === '') throw new InvalidArgumentError('--price-per-1k must be a number ≥ 0 (the price of 1000 tokens)');
+  return n;
+};
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** Tokens and calls so far, with the spend against the token budget when there is one. */
+function spendText(p: Pick<UpgradeProgress, 'tokens' | 'calls' | 'budget' | 'cost'>): string {
+  if (!p.calls) return '';
+  const t = p.tokens ?? { in: 0, out: 0 };
+  const budget = p.budget?.tokens ? ` of ${count(p.budget.tokens)}` : '';
+  return `${count(t.in)} in + ${count(t.out)} out tokens${budget}, ${p.calls} calls${p.cost !== undefined ? `, cost ${p.cost}` : ''}`;
+}
 
 /** The LLM enricher comes from MEMORY_LANE_LLM_* variables; keys never come from arguments (shell history). */
 export function enricherConfigFromEnv(kind: 'local' | 'openai', env: NodeJS.ProcessEnv = process.env): EnricherConfig {
@@ -28,11 +45,12 @@ export function enricherConfigFromEnv(kind: 'local' | 'openai', env: NodeJS.Proc
 /** Progress on stderr: a bar on a terminal, one plain line every few seconds otherwise. */
 function progressReporter(ctx: CliContext): { update(p: UpgradeProgress): void; stop(): void } {
   if (process.stderr.isTTY) {
-    const bar = new SingleBar({ format: 'upgrade |{bar}| {value}/{total} rows · {phase} · {rate} rows/s · ETA {eta_formatted} · {failed} failed', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+    const bar = new SingleBar({ format: 'upgrade |{bar}| {value}/{total} rows · {phase} · {rate} rows/s · ETA {eta_formatted} · {failed} failed{spend}', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
     let started = false;
     return {
       update: (p) => {
-        const payload = { phase: p.phase, rate: p.rate.toFixed(0), failed: p.failed };
+        const spend = spendText(p);
+        const payload = { phase: p.phase, rate: p.rate.toFixed(0), failed: p.failed, spend: spend ? ` · ${spend}` : '' };
         if (!started) { bar.start(Math.max(p.candidates, 1), p.written, payload); started = true; }
         bar.setTotal(Math.max(p.candidates, 1));
         bar.update(p.written + p.skipped + p.failed, payload);
@@ -45,7 +63,8 @@ function progressReporter(ctx: CliContext): { update(p: UpgradeProgress): void; 
     update: (p) => {
       if (Date.now() - last < 2000 && p.phase !== 'done') return;
       last = Date.now();
-      ctx.out.note(`upgrade: ${p.phase} — ${p.written}/${p.candidates} written, ${p.skipped} skipped, ${p.failed} failed, ${p.rate.toFixed(0)} rows/s${p.etaMs !== undefined ? `, ETA ${Math.ceil(p.etaMs / 1000)} s` : ''}`);
+      const spend = spendText(p);
+      ctx.out.note(`upgrade: ${p.phase} — ${p.written}/${p.candidates} written, ${p.skipped} skipped, ${p.failed} failed, ${p.rate.toFixed(0)} rows/s${p.etaMs !== undefined ? `, ETA ${Math.ceil(p.etaMs / 1000)} s` : ''}${spend ? `, ${spend}` : ''}`);
     },
     stop: () => {},
   };
@@ -60,7 +79,11 @@ export function registerUpgradeCommand(program: Command, run: Run): void {
     .addOption(new Option('--enricher <kind>', 'local (offline, default) or openai (MEMORY_LANE_LLM_BASE_URL, _MODEL, _API_KEY)').choices(['local', 'openai']).default('local'))
     .option('--dry-run', 'report what would change; write nothing')
     .option('--force', 'also re-enrich memories enriched by the local heuristic (use with --enricher openai)')
-    .action((o: { batchSize?: number; concurrency?: number; enricher: 'local' | 'openai'; dryRun?: boolean; force?: boolean }) => run(async (ctx) => {
+    .option('--token-budget <n>', 'tokens (prompt + completion) this run may spend; it stops after whole batches, a rerun resumes', positiveInt('--token-budget', Number.MAX_SAFE_INTEGER))
+    .option('--max-calls <n>', 'model requests this run may send', positiveInt('--max-calls', Number.MAX_SAFE_INTEGER))
+    .option('--daily-token-budget <n>', 'tokens the background runs of every process on this store may spend today (the token ledger\'s total)', positiveInt('--daily-token-budget', Number.MAX_SAFE_INTEGER))
+    .option('--price-per-1k <x>', 'price of 1000 tokens, to show the cost', price)
+    .action((o: { batchSize?: number; concurrency?: number; enricher: 'local' | 'openai'; dryRun?: boolean; force?: boolean; tokenBudget?: number; maxCalls?: number; dailyTokenBudget?: number; pricePer1k?: number }) => run(async (ctx) => {
       const store = await ctx.openStore();
       const abort = new AbortController();
       const onSignal = () => { ctx.out.note('upgrade: stopping after the batch in flight…'); abort.abort(); };
@@ -74,6 +97,7 @@ export function registerUpgradeCommand(program: Command, run: Run): void {
           ...(o.concurrency ? { concurrency: o.concurrency } : {}),
           ...(o.dryRun ? { dryRun: true } : {}),
           ...(o.force ? { force: true } : {}),
+          budget: { tokens: o.tokenBudget ?? BUDGET_DEFAULTS.tokenBudget, calls: o.maxCalls ?? 0, dailyTokens: o.dailyTokenBudget ?? BUDGET_DEFAULTS.dailyTokenBudget, pricePer1k: o.pricePer1k ?? BUDGET_DEFAULTS.pricePer1kTokens },
           signal: abort.signal,
           logger: ctx.logger,
           onProgress: (p) => progress.update(p),
@@ -82,6 +106,9 @@ export function registerUpgradeCommand(program: Command, run: Run): void {
         progress.stop();
         ctx.out.result(result, (r) => [
           `${r.dryRun ? 'would upgrade' : 'upgraded'} ${r.upgraded} of ${r.candidates} legacy memories (${r.scanned} scanned), skipped ${r.skipped}, failed ${r.failed.length}${r.cancelled ? ' — cancelled; run again to resume' : ''}${r.aborted ? ` — stopped: ${r.aborted}` : ''}`,
+          ...(r.calls ? [`spent ${spendText({ tokens: r.tokens, calls: r.calls, ...(r.budget ? { budget: r.budget } : {}), ...(r.cost !== undefined ? { cost: r.cost } : {}) })}${r.tokens.estimated ? ' (some estimated: the endpoint reported no usage)' : ''}`] : []),
+          ...(r.stoppedBy ? [`stopped by the budget: ${r.stoppedBy.message}`] : []),
+          ...(r.estimate ? [`estimate: ~${count(r.estimate.tokens.in)} in + ${count(r.estimate.tokens.out)} out tokens in ${r.estimate.calls} calls (${r.estimate.method === 'measured' ? 'measured tokens per row from earlier runs' : 'estimated at 4 characters per token'}; ~${count(r.estimate.perRow.in + r.estimate.perRow.out)} per memory)${r.estimate.cost !== undefined ? `, cost ~${r.estimate.cost}` : ''}${r.estimate.budgetAllows ? `; the ${r.estimate.budgetAllows.budget} lets ${r.estimate.budgetAllows.rows} of them through` : ''}`] : []),
           ...(r.failed.length ? ['', table(r.failed.slice(0, 20).map((f) => [f.id.slice(0, 12), truncate(f.reason, 90)]), ['id', 'reason'])] : []),
         ].join('\n'));
         if (result.failed.length > 0 || result.aborted) process.exitCode = 1;

@@ -1,6 +1,7 @@
 import { CancelledError, DimensionMismatchError, ValidationError } from '../errors';
 import { OpenAiClient, type OpenAiFailure } from '../llm/openAiClient';
 import type { Logger } from '../log';
+import { estimateTokens, type UsageSink } from '../usage/tokens';
 import { normalizeInPlace, type EmbedOptions, type Embedder } from './embedder';
 import { EmbeddingAuthError, EmbeddingModelNotFoundError, EmbeddingRequestError, EmbeddingTimeoutError } from './errors';
 
@@ -59,6 +60,8 @@ export class OpenAICompatibleEmbedder implements Embedder {
   private readonly client: OpenAiClient;
   /** Called whenever texts had to be chunked; the service surfaces it in its log. */
   onChunked: ((reports: ChunkReport[]) => void) | undefined;
+  /** Called with each request's tokens (the endpoint's `usage`, else estimated); the service records them in the token ledger. */
+  onUsage: UsageSink | undefined;
 
   constructor(private readonly config: OpenAICompatibleConfig) {
     if (typeof config.baseUrl !== 'string' || !/^https?:\/\//i.test(config.baseUrl)) throw new ValidationError('embedding.baseUrl', `must be an http(s) URL, got ${JSON.stringify(config.baseUrl)}`);
@@ -170,6 +173,12 @@ export class OpenAICompatibleEmbedder implements Embedder {
     if (options.signal?.aborted) throw new CancelledError('embedding request');
     const sendDimensions = this.config.sendDimensions ?? this.config.dimensions !== undefined;
     const result = await this.client.embeddings({ model: this.config.model, input: inputs, ...(sendDimensions && this._dim ? { dimensions: this._dim } : {}) }, options.signal);
+    if (this.onUsage) {
+      // A failed request is a call without tokens (nothing is reported for it).
+      const usage = result.ok ? result.usage : undefined;
+      const tokens = result.ok ? usage?.promptTokens ?? inputs.reduce((n, t) => n + estimateTokens(t), 0) : 0;
+      this.onUsage({ purpose: 'embed', provider: 'openai-compatible', model: this.config.model, in: tokens, out: 0, calls: Math.max(1, result.attempts), source: result.ok && !usage ? 'estimate' : 'usage', rows: result.ok ? inputs.length : 0 });
+    }
     if (!result.ok) throw this.failureError(result.failure, result.attempts);
     return this.parse(result.value, inputs.length);
   }

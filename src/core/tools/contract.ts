@@ -191,7 +191,7 @@ export const MEMORY_TOOLS: readonly ToolContract[] = [
     name: 'memory_stats',
     // The extension shows these figures in its own views; a model in VS Code has no use for them.
     only: 'mcp',
-    description: 'Counts per scope and category, memories not yet upgraded, disk size, dead letters and the store lock state.',
+    description: 'Counts per scope and category, memories not yet upgraded, disk size, dead letters, the store lock state, and the model tokens spent today and in the last 30 days (per provider and model).',
     parameters: {},
   },
 ];

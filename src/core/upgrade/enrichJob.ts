@@ -6,6 +6,7 @@ import { validateCategory, validateMetadata } from '../store/validation';
 import { EnrichmentError, enricherKey, type Enricher, type Enrichment } from './enricher';
 import { FallbackEnricher } from './fallbackEnricher';
 import type { Preparation, UpgradeJob, UpgradeRow } from './job';
+import type { UsageSink } from '../usage/tokens';
 
 export interface EnrichJobOptions {
   enricher: Enricher;
@@ -59,6 +60,7 @@ export class EnrichJob implements UpgradeJob {
   readonly prepPhase = 'enrich';
   readonly label: string;
   readonly checkpointKey?: string;
+  readonly spender?: UpgradeJob['spender'];
   private readonly enricher: Enricher;
   private readonly force: boolean;
   private readonly concurrency: number;
@@ -71,6 +73,10 @@ export class EnrichJob implements UpgradeJob {
     this.label = `upgrade (${enricherKey(primary)})`;
     // Local enrichment is cheaper to redo than to spool; LLM answers are worth keeping across a crash.
     if (primary.provider !== 'local') this.checkpointKey = `enrich:${enricherKey(primary)}`;
+    if (primary.estimate) {
+      const estimate = primary.estimate.bind(primary);
+      this.spender = { purpose: 'enrich', provider: primary.provider, ...(primary.model ? { model: primary.model } : {}), estimateRow: (row) => estimate({ id: row.id, text: row.text, category: row.category, importance: row.importance }) };
+    }
   }
 
   get fallbacks(): number {
@@ -82,7 +88,7 @@ export class EnrichJob implements UpgradeJob {
     return this.force && metadata.enrichment?.provider === 'local';
   }
 
-  async prepare(rows: UpgradeRow[], signal: AbortSignal, onPrepared: (n: number) => void): Promise<Preparation[]> {
+  async prepare(rows: UpgradeRow[], signal: AbortSignal, onPrepared: (n: number) => void, usage?: UsageSink): Promise<Preparation[]> {
     const queue = new PQueue({ concurrency: this.concurrency });
     const out: Preparation[] = new Array(rows.length);
     // On cancel, queued tasks return at once (in-flight ones are aborted through the signal).
@@ -90,7 +96,7 @@ export class EnrichJob implements UpgradeJob {
       if (signal.aborted) return;
       // Local enrichment is synchronous: let the event loop breathe (the extension host shares it).
       if (i % 64 === 63) await new Promise((r) => setImmediate(r));
-      const prepared = await this.prepareOne(row, signal);
+      const prepared = await this.prepareOne(row, signal, usage);
       if (!prepared) return;
       out[i] = prepared;
       onPrepared(1);
@@ -98,12 +104,12 @@ export class EnrichJob implements UpgradeJob {
     return out.filter((p): p is Preparation => p !== undefined);
   }
 
-  private async prepareOne(row: UpgradeRow, signal: AbortSignal): Promise<Preparation | undefined> {
+  private async prepareOne(row: UpgradeRow, signal: AbortSignal, usage?: UsageSink): Promise<Preparation | undefined> {
     // Only foreign or migrated tables can hold a blank text; there is nothing to abstract.
     if (!row.text.trim()) return { id: row.id, skip: 'empty text' };
     let e: Enrichment;
     try {
-      e = await this.enricher.enrich({ id: row.id, text: row.text, category: row.category, importance: row.importance }, signal);
+      e = await this.enricher.enrich({ id: row.id, text: row.text, category: row.category, importance: row.importance }, signal, usage);
     } catch (err) {
       if (signal.aborted) return undefined;
       return { id: row.id, fail: err instanceof EnrichmentError ? err.reason : `enrichment failed: ${errorMessage(err)}` };

@@ -1,5 +1,6 @@
 import { MemoryLaneError } from '../errors';
 import type { Category } from '../store/schema';
+import type { UsageSink } from '../usage/tokens';
 
 /** What an enricher sees of a memory: its text and what the row already says about it. */
 export interface EnrichmentInput {
@@ -37,7 +38,16 @@ export interface Enricher {
   readonly model?: string;
   /** How many entries may be in flight at once (p-queue concurrency). */
   readonly concurrency: number;
-  enrich(input: EnrichmentInput, signal: AbortSignal): Promise<Enrichment>;
+  /**
+   * `usage`, when given, is told the tokens of every request this entry sends (src/core/usage/tokens.ts
+   * says where they come from); an enricher that calls no model reports nothing.
+   */
+  enrich(input: EnrichmentInput, signal: AbortSignal, usage?: UsageSink): Promise<Enrichment>;
+  /**
+   * The tokens one entry is expected to cost before it is sent (the estimate rule, for budgets and
+   * the dry run until the ledger has measured figures). Absent: the enricher calls no model and costs nothing.
+   */
+  estimate?(input: EnrichmentInput): { in: number; out: number };
 }
 
 /** One entry could not be enriched; `reason` is what a person reads in the result and the DLQ. */

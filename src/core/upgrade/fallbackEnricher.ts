@@ -1,6 +1,7 @@
 import { errorMessage } from '../errors';
 import { EnrichmentError, type Enricher, type Enrichment, type EnrichmentInput } from './enricher';
 import { LocalEnricher } from './localEnricher';
+import type { UsageSink } from '../usage/tokens';
 
 /**
  * Per-entry fallback: when the primary (LLM) enricher fails for one entry — timeout, HTTP error,
@@ -19,11 +20,14 @@ export class FallbackEnricher implements Enricher {
     this.provider = primary.provider;
     this.model = primary.model;
     this.concurrency = primary.concurrency;
+    if (primary.estimate) this.estimate = (input) => primary.estimate!(input);
   }
 
-  async enrich(input: EnrichmentInput, signal: AbortSignal): Promise<Enrichment> {
+  estimate?: Enricher['estimate'];
+
+  async enrich(input: EnrichmentInput, signal: AbortSignal, usage?: UsageSink): Promise<Enrichment> {
     try {
-      return await this.primary.enrich(input, signal);
+      return await this.primary.enrich(input, signal, usage);
     } catch (err) {
       if (signal.aborted) throw err;
       const reason = err instanceof EnrichmentError ? err.reason : `enricher error: ${errorMessage(err)}`;

@@ -21,7 +21,7 @@ export { FallbackEnricher } from './fallbackEnricher';
 export { ENRICHMENT_JSON_SCHEMA, enrichmentMessages, parseEnrichmentReply, type ParsedReply, type ReplyParse } from './enrichmentReply';
 export { EnrichJob, enrichmentPatch, type EnrichJobOptions } from './enrichJob';
 export { ReembedJob, type ReembedJobOptions } from './reembedJob';
-export { UpgradeRun, UPGRADE_JOB, type UpgradeFailure, type UpgradeProgress, type UpgradeResult, type UpgradeRunOptions } from './upgradeRun';
+export { UpgradeRun, UPGRADE_JOB, type BudgetName, type BudgetStop, type SpendEstimate, type UpgradeBudget, type UpgradeFailure, type UpgradeProgress, type UpgradeResult, type UpgradeRunOptions } from './upgradeRun';
 export { CHECKPOINT_FILE } from './checkpoint';
 export { copyIntoNewStore, type StoreCopyOptions, type StoreCopyResult } from './storeCopy';
 export type { EmbedFn, UpgradeJob, UpgradePhase } from './job';

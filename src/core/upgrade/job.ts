@@ -1,5 +1,6 @@
 import type { MemoryPatch } from '../store/patch';
 import type { MemoryRecord, SmartMetadata } from '../store/schema';
+import type { UsagePurpose, UsageSink } from '../usage/tokens';
 
 /** A row as Phase 1 reads it: everything but the vector. */
 export type UpgradeRow = Omit<MemoryRecord, 'vector'>;
@@ -31,8 +32,13 @@ export interface UpgradeJob {
   readonly checkpointKey?: string;
   /** Decides from metadata alone whether a row needs this job (used on the scan and again on fetch). */
   needs(metadata: SmartMetadata): boolean;
-  /** Phase 1 for a window of rows: no lock, bounded concurrency, honours the signal. */
-  prepare(rows: UpgradeRow[], signal: AbortSignal, onPrepared: (n: number) => void): Promise<Preparation[]>;
+  /**
+   * Set when Phase 1 calls a model and so spends tokens: who spends them (the token ledger's key for
+   * measured tokens per row) and the estimate rule for one row before any are measured.
+   */
+  readonly spender?: { purpose: UsagePurpose; provider: string; model?: string; estimateRow(row: UpgradeRow): { in: number; out: number } };
+  /** Phase 1 for a window of rows: no lock, bounded concurrency, honours the signal; each model call's tokens go to `usage`. */
+  prepare(rows: UpgradeRow[], signal: AbortSignal, onPrepared: (n: number) => void, usage?: UsageSink): Promise<Preparation[]>;
 }
 
 /** A function that embeds texts (the embedding layer's `Embedder.embed`, or a test's hash vectors). */

@@ -1,6 +1,7 @@
 import { CancelledError } from '../errors';
 import { OpenAiClient, type OpenAiFailure } from '../llm/openAiClient';
 import type { Logger } from '../log';
+import { estimateTokens, type UsageSink } from '../usage/tokens';
 import { EnrichmentError, type Enricher, type Enrichment, type EnrichmentInput } from './enricher';
 import { DEFAULT_REPLY_LIMITS, ENRICHMENT_JSON_SCHEMA, enrichmentMessages, parseEnrichmentReply, type ReplyLimits } from './enrichmentReply';
 
@@ -31,6 +32,9 @@ export interface OpenAiCompatibleEnricherOptions {
   /** Retries are logged at debug; lines never contain the key. */
   logger?: Logger;
 }
+
+/** A reply repeats the cleaned text (L2) and adds an abstract, bullets and the JSON keys around them. */
+const REPLY_OVERHEAD_CHARS = 400;
 
 /** Enrichment through any OpenAI-compatible `/chat/completions` endpoint (OpenAI, Azure-compatible proxies, Ollama, LM Studio, vLLM…). */
 export class OpenAiCompatibleEnricher implements Enricher {
@@ -76,13 +80,13 @@ export class OpenAiCompatibleEnricher implements Enricher {
     return this.client.requests;
   }
 
-  async enrich(input: EnrichmentInput, signal: AbortSignal): Promise<Enrichment> {
+  async enrich(input: EnrichmentInput, signal: AbortSignal, usage?: UsageSink): Promise<Enrichment> {
     if (this.consecutiveFailures >= this.o.breakAfterFailures && Date.now() < this.openUntil) {
       throw new EnrichmentError(`endpoint skipped after ${this.consecutiveFailures} failures in a row (last: ${this.lastFailure})`);
     }
     let content: string;
     try {
-      content = await this.request(input, signal);
+      content = await this.request(input, signal, usage);
     } catch (err) {
       if (signal.aborted) throw err;
       if (err instanceof EnrichmentError && err.transport) {
@@ -99,20 +103,43 @@ export class OpenAiCompatibleEnricher implements Enricher {
   }
 
   /** One entry's request (the client retries transient failures); its reply content, or an EnrichmentError saying why not. */
-  private async request(input: EnrichmentInput, signal: AbortSignal): Promise<string> {
+  private async request(input: EnrichmentInput, signal: AbortSignal, usage?: UsageSink): Promise<string> {
+    const messages = enrichmentMessages(input, this.o.maxInputChars);
     const result = await this.client.chat({
       model: this.model,
       temperature: 0,
-      messages: enrichmentMessages(input, this.o.maxInputChars),
+      messages,
       ...(this.o.structuredOutput === 'json_schema' ? { responseFormat: { type: 'json_schema' as const, name: 'memory_enrichment', schema: ENRICHMENT_JSON_SCHEMA } } : {}),
       ...(this.o.structuredOutput === 'json_object' ? { responseFormat: { type: 'json_object' as const } } : {}),
     }, signal);
+    if (usage) {
+      // Tokens a reply cost are spent whether or not its content turns out usable; a failed request reports none.
+      const reply = result.ok && typeof result.value.content === 'string' ? result.value.content : '';
+      const u = result.ok ? result.usage : undefined;
+      usage({
+        purpose: 'enrich', provider: this.provider, model: this.model, calls: Math.max(1, result.attempts),
+        in: result.ok ? u?.promptTokens ?? estimateTokens(this.promptChars(messages)) : 0,
+        out: result.ok ? u?.completionTokens ?? estimateTokens(reply) : 0,
+        source: result.ok && !u ? 'estimate' : 'usage',
+        rows: result.ok ? 1 : 0,
+      });
+    }
     if (!result.ok) throw this.failureError(result.failure, result.attempts);
     const { content, refusal, finishReason } = result.value;
     if (typeof refusal === 'string' && refusal) throw new EnrichmentError(`model refused: ${this.client.redact(refusal.slice(0, 120))}`);
     if (finishReason === 'length') throw new EnrichmentError('reply was cut off at the token limit (finish_reason "length")');
     if (typeof content !== 'string') throw new EnrichmentError('reply has no choices[0].message.content');
     return content;
+  }
+
+  /** Characters of what one request sends: the messages, and the reply schema when structured output is on. */
+  private promptChars(messages: Array<{ content: string }>): number {
+    return messages.reduce((n, m) => n + m.content.length, 0) + (this.o.structuredOutput === 'json_schema' ? JSON.stringify(ENRICHMENT_JSON_SCHEMA).length : 0);
+  }
+
+  /** The estimate rule for one entry before it is sent (budgets and the dry run): its prompt, and a reply about as long as its text. */
+  estimate(input: EnrichmentInput): { in: number; out: number } {
+    return { in: estimateTokens(this.promptChars(enrichmentMessages(input, this.o.maxInputChars))), out: estimateTokens(Math.min(input.text.length, this.o.maxInputChars) + REPLY_OVERHEAD_CHARS) };
   }
 
   /** `transport`: the endpoint could not be used (counts towards skipping it); `retryable`: a transient kind, already retried by the client. */

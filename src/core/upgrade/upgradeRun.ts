@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ExclusiveJobLock, type JobLease } from '../concurrency/jobLock';
-import { errorCode, errorMessage, MemoryLaneError } from '../errors';
+import { errorCode, errorMessage, MemoryLaneError, ValidationError } from '../errors';
 import { Emitter, type Event } from '../events';
 import { failpoint } from '../failpoints';
 import type { Disposable } from '../lifecycle';
@@ -10,6 +10,8 @@ import type { MemoryPatch } from '../store/patch';
 import { resolveWriter, type Writer } from '../provenance';
 import { fromRawRow } from '../store/schema';
 import { sqlInList } from '../store/sql';
+import { TokenLedger } from '../usage/tokenLedger';
+import { tokenCost, TokenMeter } from '../usage/tokens';
 import { UpgradeCheckpoint } from './checkpoint';
 import type { UpgradeJob, UpgradePhase, UpgradeRow } from './job';
 import { scanCandidates } from './scan';
@@ -48,6 +50,49 @@ export interface UpgradeRunOptions {
   jobLockStaleMs?: number;
   /** Who runs it, recorded in each rewritten memory's history (kind `upgrade`; host, pid and time filled in). */
   writer?: Partial<Writer>;
+  /** What a job that calls a model may spend (no limit by default); see UpgradeBudget. */
+  budget?: UpgradeBudget;
+}
+
+/**
+ * Limits on a run's model spend; 0 or absent = no limit. Before each batch's Phase 1 the run
+ * projects its cost (tokens per row measured in this run, else in the ledger, else the estimate
+ * rule) and prepares only the rows that fit; the batches already prepared are written whole and the
+ * run ends with `stoppedBy`. A rerun resumes: written rows are no longer candidates.
+ */
+export interface UpgradeBudget {
+  /** Tokens (prompt + completion) this run may spend. */
+  tokens?: number;
+  /** Model requests (retries included) this run may send. */
+  calls?: number;
+  /** Tokens the background runs of every process on this store may spend today (the ledger's local-day total, read before each batch). */
+  dailyTokens?: number;
+  /** Price per 1 000 tokens: results and progress then show the cost. */
+  pricePer1k?: number;
+}
+
+export type BudgetName = 'tokenBudget' | 'maxCalls' | 'dailyTokenBudget';
+
+/** Why a run stopped before its candidates were done: which budget, its limit, and what was spent against it. */
+export interface BudgetStop {
+  budget: BudgetName;
+  limit: number;
+  spent: number;
+  /** e.g. `token budget 5000 reached: this run spent 4860 tokens; run again (with a larger budget) to continue`. */
+  message: string;
+}
+
+/** A dry run's forecast of what the run would spend, made before anything is spent. */
+export interface SpendEstimate {
+  tokens: { in: number; out: number };
+  calls: number;
+  rows: number;
+  /** `measured`: tokens per row from the ledger's earlier calls of this provider and model; `estimate`: the characters/4 rule. */
+  method: 'measured' | 'estimate';
+  perRow: { in: number; out: number };
+  cost?: number;
+  /** Memories the budget would let through, when a budget is set and would stop the run. */
+  budgetAllows?: { budget: BudgetName; rows: number };
 }
 
 export interface UpgradeProgress {
@@ -70,6 +115,13 @@ export interface UpgradeProgress {
   rate: number;
   /** Estimated time left, once a rate is known. */
   etaMs?: number;
+  /** Tokens this run spent so far (prompt = in, completion = out), requests sent, and tokens per second. */
+  tokens?: { in: number; out: number };
+  calls?: number;
+  tokenRate?: number;
+  /** The run's budget, when one is set, and the cost so far at its price. */
+  budget?: UpgradeBudget;
+  cost?: number;
   at: number;
 }
 
@@ -109,7 +161,22 @@ export interface UpgradeResult {
   ms: number;
   /** Dry run: a sample of the changes. */
   preview?: Array<Record<string, unknown>>;
+  /** Tokens this run spent; `estimated` when some calls' tokens were estimated (no usage reported). */
+  tokens: { in: number; out: number; estimated?: boolean };
+  /** Model requests sent, retries included. */
+  calls: number;
+  /** The budget the run had (null: none). */
+  budget: UpgradeBudget | null;
+  /** Set when a budget stopped the run; only whole batches were written and a rerun resumes. */
+  stoppedBy?: BudgetStop;
+  /** Cost at the budget's price per 1k tokens, when one is given. */
+  cost?: number;
+  /** Dry run of a job that calls a model: what the run would spend (nothing was). */
+  estimate?: SpendEstimate;
 }
+
+/** Rows of a budgeted run's first step, before its tokens per row are measured (about one round of the enricher's concurrency). */
+const PROBE_ROWS = 4;
 
 const COLUMNS = ['id', 'text', 'category', 'scope', 'importance', 'created_at', 'updated_at', 'rev', 'metadata'];
 
@@ -131,7 +198,14 @@ export class UpgradeRun implements Disposable {
   readonly onProgress: Event<UpgradeProgress> = this._onProgress.event;
   private readonly controller = new AbortController();
   private readonly log: Logger;
-  private readonly o: Required<Omit<UpgradeRunOptions, 'signal' | 'logger' | 'jobLockStaleMs' | 'writer'>> & { jobLockStaleMs?: number };
+  private readonly o: Required<Omit<UpgradeRunOptions, 'signal' | 'logger' | 'jobLockStaleMs' | 'writer' | 'budget'>> & { jobLockStaleMs?: number };
+  private readonly budget: UpgradeBudget | undefined;
+  private readonly meter = new TokenMeter();
+  private readonly ledger: TokenLedger;
+  private stoppedBy: BudgetStop | undefined;
+  private estimate: SpendEstimate | undefined;
+  /** Tokens per row measured by earlier runs (the ledger), read once per run. */
+  private ledgerPerRow: Promise<{ in: number; out: number } | undefined> | undefined;
   private readonly writer: Partial<Writer>;
   private readonly started = Date.now();
   private phase: UpgradePhase = 'scan';
@@ -156,6 +230,8 @@ export class UpgradeRun implements Disposable {
       ...(options.jobLockStaleMs !== undefined ? { jobLockStaleMs: options.jobLockStaleMs } : {}),
     };
     this.log = componentLogger(options.logger ?? nullLogger, 'upgrade');
+    this.budget = normalizeBudget(options.budget);
+    this.ledger = new TokenLedger(store.dir);
     this.writer = { ...options.writer, kind: 'upgrade' };
     resolveWriter(this.writer); // a bad writer fails here, not in the first batch
     if (options.signal) {
@@ -193,6 +269,11 @@ export class UpgradeRun implements Disposable {
       batches: this.counts.batches,
       rate: Math.round(rate * 10) / 10,
       ...(rate > 0 && this.phase !== 'done' ? { etaMs: Math.round((remaining / rate) * 1000) } : {}),
+      tokens: { in: this.meter.totals.in, out: this.meter.totals.out },
+      calls: this.meter.totals.calls,
+      tokenRate: Math.round(this.meter.tokens / elapsed),
+      ...(this.budget ? { budget: this.budget } : {}),
+      ...(tokenCost(this.meter.tokens, this.budget?.pricePer1k) !== undefined ? { cost: tokenCost(this.meter.tokens, this.budget?.pricePer1k)! } : {}),
       at: Date.now(),
     };
   }
@@ -267,7 +348,7 @@ export class UpgradeRun implements Disposable {
       this.phase = 'done';
       this.emit(true);
       await lease?.release();
-      this.log.info(`${this.job.label}: run ${this.id} ${this.signal.aborted ? 'stopped' : 'finished'}: ${this.counts.written} written, ${this.counts.skipped} skipped, ${this.failed.length} failed, ${this.counts.batches} batches in ${Date.now() - this.started} ms`);
+      this.log.info(`${this.job.label}: run ${this.id} ${this.signal.aborted || this.stoppedBy ? 'stopped' : 'finished'}: ${this.counts.written} written, ${this.counts.skipped} skipped, ${this.failed.length} failed, ${this.counts.batches} batches in ${Date.now() - this.started} ms${this.meter.totals.calls ? `; ${this.meter.totals.in} + ${this.meter.totals.out} tokens in ${this.meter.totals.calls} calls` : ''}${this.stoppedBy ? ` — ${this.stoppedBy.message}` : ''}`);
     }
   }
 
@@ -290,6 +371,12 @@ export class UpgradeRun implements Disposable {
       batches: this.counts.batches,
       ms: Date.now() - this.started,
       ...(this.o.dryRun ? { preview: this.preview } : {}),
+      tokens: { in: this.meter.totals.in, out: this.meter.totals.out, ...(this.meter.totals.estimatedCalls ? { estimated: true } : {}) },
+      calls: this.meter.totals.calls,
+      budget: this.budget ?? null,
+      ...(this.stoppedBy ? { stoppedBy: { ...this.stoppedBy } } : {}),
+      ...(tokenCost(this.meter.tokens, this.budget?.pricePer1k) !== undefined ? { cost: tokenCost(this.meter.tokens, this.budget?.pricePer1k)! } : {}),
+      ...(this.estimate ? { estimate: this.estimate } : {}),
     };
   }
 
@@ -320,6 +407,7 @@ export class UpgradeRun implements Disposable {
 
   private async dryRun(ids: string[]): Promise<void> {
     this.counts.written = 0;
+    if (this.job.spender) return this.dryRunEstimate(ids);
     const sample = ids.slice(0, this.o.previewLimit);
     if (sample.length === 0) return;
     this.setPhase(this.job.prepPhase);
@@ -330,13 +418,137 @@ export class UpgradeRun implements Disposable {
     this.counts.written = ids.length - this.counts.skipped;
   }
 
+  /**
+   * The dry run of a job that calls a model calls none: it forecasts the spend from the tokens per
+   * row the ledger measured for this provider and model, or (before any) from the estimate rule
+   * applied to each candidate's text.
+   */
+  private async dryRunEstimate(ids: string[]): Promise<void> {
+    const spender = this.job.spender!;
+    this.setPhase(this.job.prepPhase);
+    const measured = await this.measuredPerRow();
+    let tokensIn = 0, tokensOut = 0, rows = 0;
+    for (let i = 0; i < ids.length && !this.signal.aborted; i += 500) {
+      const page = await this.fetchRows(ids.slice(i, i + 500));
+      for (const row of page) {
+        const e = measured ?? spender.estimateRow(row);
+        tokensIn += e.in;
+        tokensOut += e.out;
+        rows++;
+        if (this.preview.length < this.o.previewLimit) this.preview.push({ id: row.id, estimatedTokens: Math.round(e.in + e.out) });
+      }
+    }
+    const perRow = rows ? { in: Math.round(tokensIn / rows), out: Math.round(tokensOut / rows) } : { in: 0, out: 0 };
+    const estimate: SpendEstimate = { tokens: { in: Math.round(tokensIn), out: Math.round(tokensOut) }, calls: rows, rows, method: measured ? 'measured' : 'estimate', perRow };
+    const total = estimate.tokens.in + estimate.tokens.out;
+    const cost = tokenCost(total, this.budget?.pricePer1k);
+    if (cost !== undefined) estimate.cost = cost;
+    const per = perRow.in + perRow.out;
+    const b = this.budget;
+    if (b && per > 0) {
+      const today = b.dailyTokens ? await this.ledger.backgroundTokensOn() : 0;
+      const limits: Array<[BudgetName, number]> = [];
+      if (b.tokens) limits.push(['tokenBudget', Math.floor(b.tokens / per)]);
+      if (b.calls) limits.push(['maxCalls', b.calls]);
+      if (b.dailyTokens) limits.push(['dailyTokenBudget', Math.floor(Math.max(0, b.dailyTokens - today) / per)]);
+      const tightest = limits.sort((x, y) => x[1] - y[1])[0];
+      if (tightest && tightest[1] < rows) estimate.budgetAllows = { budget: tightest[0], rows: tightest[1] };
+    }
+    this.estimate = estimate;
+    this.counts.written = ids.length - this.counts.skipped;
+  }
+
+  /** Tokens per row measured by earlier runs of this job's provider and model, if any. */
+  private measuredPerRow(): Promise<{ in: number; out: number } | undefined> {
+    const s = this.job.spender;
+    if (!s) return Promise.resolve(undefined);
+    this.ledgerPerRow ??= this.ledger.perRow(s.purpose, s.provider, s.model).then((p) => (p ? { in: p.in, out: p.out } : undefined), (err) => {
+      this.log.warn(`could not read the token ledger: ${errorMessage(err)}`);
+      return undefined;
+    });
+    return this.ledgerPerRow;
+  }
+
+  /**
+   * How many of these rows Phase 1 may prepare within the budgets: the cost of one row is projected
+   * from this run's measured tokens per row, else the ledger's, else the estimate rule on these rows.
+   * Fewer than all sets `stoppedBy`: the run writes what it prepared and ends.
+   */
+  private async allowance(rows: UpgradeRow[]): Promise<number> {
+    const b = this.budget;
+    const spender = this.job.spender;
+    if (!b || !spender || (!b.tokens && !b.calls && !b.dailyTokens)) return rows.length;
+    const t = this.meter.totals;
+    let per: number;
+    let probe = false;
+    if (t.rows > 0) per = (t.in + t.out) / t.rows;
+    else {
+      const measured = await this.measuredPerRow();
+      per = measured ? measured.in + measured.out : rows.reduce((n, r) => { const e = spender.estimateRow(r); return n + e.in + e.out; }, 0) / Math.max(1, rows.length);
+      // Before anything is measured the estimate rule may be far off (a tokenizer unlike characters/4):
+      // a token budget's first step is a few rows, whose measured cost then sizes the rest.
+      probe = !measured && !!(b.tokens || b.dailyTokens);
+    }
+    let allowed = probe ? Math.min(rows.length, PROBE_ROWS) : rows.length;
+    const consider = (budget: BudgetName, limit: number | undefined, spent: number, unit: number) => {
+      if (!limit) return;
+      const fit = unit > 0 ? Math.max(0, Math.floor((limit - spent) / unit)) : rows.length;
+      if (fit < allowed) {
+        allowed = fit;
+        this.stoppedBy = { budget, limit, spent, message: '' };
+      }
+    };
+    consider('tokenBudget', b.tokens, this.meter.tokens, per);
+    consider('maxCalls', b.calls, t.calls, 1);
+    if (b.dailyTokens) {
+      let today = 0;
+      try {
+        today = await this.ledger.backgroundTokensOn();
+      } catch (err) {
+        this.log.warn(`could not read today's total from the token ledger: ${errorMessage(err)}`);
+      }
+      consider('dailyTokenBudget', b.dailyTokens, today, per);
+    }
+    return allowed;
+  }
+
+  /** Appends what this run spent since the last call to the ledger (one durable write per batch). */
+  private async recordSpend(): Promise<void> {
+    const pending = this.meter.takePending();
+    if (pending.length === 0) return;
+    try {
+      await this.ledger.append(pending, { runId: this.id });
+    } catch (err) {
+      this.log.warn(`could not record ${pending.reduce((n, p) => n + p.calls, 0)} calls in the token ledger (the daily total misses them): ${errorMessage(err)}`);
+    }
+  }
+
+  /** The stop's final figures and message, once the run's last batch is written. */
+  private async finishBudgetStop(): Promise<void> {
+    const stop = this.stoppedBy;
+    if (!stop) return;
+    const tokens = (n: number) => n.toLocaleString('en-US');
+    const cost = tokenCost(this.meter.tokens, this.budget?.pricePer1k);
+    const costText = cost !== undefined ? ` (cost ${cost})` : '';
+    if (stop.budget === 'tokenBudget') {
+      stop.spent = this.meter.tokens;
+      stop.message = `token budget ${tokens(stop.limit)} reached: this run spent ${tokens(stop.spent)} tokens${costText} in ${this.meter.totals.calls} calls; run again (with a larger budget) to continue`;
+    } else if (stop.budget === 'maxCalls') {
+      stop.spent = this.meter.totals.calls;
+      stop.message = `call limit ${stop.limit} reached: this run sent ${stop.spent} requests (${tokens(this.meter.tokens)} tokens${costText}); run again to continue`;
+    } else {
+      try { stop.spent = await this.ledger.backgroundTokensOn(); } catch { /* keep the figure read before the batch */ }
+      stop.message = `daily token budget ${tokens(stop.limit)} reached: background runs spent ${tokens(stop.spent)} tokens today (this run ${tokens(this.meter.tokens)}${costText}); it continues tomorrow, or with a larger budget`;
+    }
+  }
+
   private async upgrade(ids: string[]): Promise<void> {
     const checkpoint = this.job.checkpointKey ? await UpgradeCheckpoint.open(this.store.dir, this.job.checkpointKey) : undefined;
     if (checkpoint?.size) this.log.info(`resuming with ${checkpoint.size} prepared entries from the checkpoint`);
     const work = [...ids];
     const requeues = new Map<string, number>();
     let consecutiveBatchFailures = 0;
-    for (let next = 0; next < work.length && !this.signal.aborted; ) {
+    for (let next = 0; next < work.length && !this.signal.aborted && !this.stoppedBy; ) {
       const windowIds = work.slice(next, next + this.o.windowSize);
       next += windowIds.length;
 
@@ -356,7 +568,18 @@ export class UpgradeRun implements Disposable {
           toPrepare.push(row);
         }
       }
-      const prepared = await this.job.prepare(toPrepare, this.signal, (n) => { this.counts.enriched += n; this.emit(); });
+      // A costly job prepares batch by batch, each checked against the budgets first, so a budget
+      // stops the run at a batch boundary; spend reaches the ledger after each batch.
+      const prepared = [];
+      const step = this.job.spender ? this.o.batchSize : Math.max(1, toPrepare.length);
+      for (let i = 0; i < toPrepare.length && !this.signal.aborted && !this.stoppedBy; ) {
+        let chunk = toPrepare.slice(i, i + step);
+        if (this.job.spender) chunk = chunk.slice(0, await this.allowance(chunk));
+        if (chunk.length === 0) break;
+        i += chunk.length;
+        prepared.push(...await this.job.prepare(chunk, this.signal, (n) => { this.counts.enriched += n; this.emit(); }, this.meter.record));
+        await this.recordSpend();
+      }
       const fresh: MemoryPatch[] = [];
       const phase1Failures: UpgradeFailure[] = [];
       for (const p of prepared) {
@@ -393,7 +616,9 @@ export class UpgradeRun implements Disposable {
         await failpoint(`upgrade.afterBatch.${this.counts.batches}`);
       }
     }
-    if (!this.signal.aborted) await checkpoint?.clear();
+    await this.recordSpend();
+    await this.finishBudgetStop();
+    if (!this.signal.aborted && !this.stoppedBy) await checkpoint?.clear();
   }
 
   /**
@@ -460,4 +685,15 @@ export class UpgradeRun implements Disposable {
     }
     for (const f of failures) this.failed.push({ ...f, ...(deadLetterId ? { deadLetterId } : {}) });
   }
+}
+
+function normalizeBudget(b: UpgradeBudget | undefined): UpgradeBudget | undefined {
+  if (!b) return undefined;
+  const out: UpgradeBudget = {};
+  for (const k of ['tokens', 'calls', 'dailyTokens', 'pricePer1k'] as const) {
+    const v = b[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw new ValidationError(`budget.${k}`, `must be a number ≥ 0, got ${JSON.stringify(v)}`);
+    if (v) out[k] = v;
+  }
+  return Object.keys(out).length ? out : undefined;
 }

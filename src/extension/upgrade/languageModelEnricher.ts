@@ -1,8 +1,9 @@
 import * as vscode from 'vscode';
 import { EnrichmentError, ENRICHMENT_JSON_SCHEMA, enrichmentMessages, parseEnrichmentReply, type Enricher, type Enrichment, type EnrichmentInput } from '../../core/upgrade';
+import { estimateTokens, type TokenSource, type UsageSink } from '../../core/usage';
 
 /** The part of a vscode.LanguageModelChat the enricher uses (tests pass a fake). */
-export type EnrichmentChatModel = Pick<vscode.LanguageModelChat, 'id' | 'vendor' | 'family' | 'name' | 'sendRequest'>;
+export type EnrichmentChatModel = Pick<vscode.LanguageModelChat, 'id' | 'vendor' | 'family' | 'name' | 'sendRequest'> & Partial<Pick<vscode.LanguageModelChat, 'countTokens'>>;
 
 export interface LanguageModelEnricherOptions {
   /** Entries in flight at once (default 4). */
@@ -44,17 +45,13 @@ export class LanguageModelEnricher implements Enricher {
     this.breakAfter = options.breakAfterFailures ?? 3;
   }
 
-  async enrich(input: EnrichmentInput, signal: AbortSignal): Promise<Enrichment> {
+  async enrich(input: EnrichmentInput, signal: AbortSignal, usage?: UsageSink): Promise<Enrichment> {
     if (this.consecutiveTransportFailures >= this.breakAfter) {
       throw new EnrichmentError(`skipped: the last ${this.consecutiveTransportFailures} requests to ${this.model} failed (${this.lastTransportFailure})`, { transport: true });
     }
     if (signal.aborted) throw signal.reason ?? new vscode.CancellationError();
-    const [system, user] = enrichmentMessages(input);
-    // vscode.lm has no system role: the instructions go first, as a user message.
-    const messages = [
-      vscode.LanguageModelChatMessage.User(`${system!.content}\n\nThe JSON schema of your reply:\n${JSON.stringify(ENRICHMENT_JSON_SCHEMA)}`),
-      vscode.LanguageModelChatMessage.User(user!.content),
-    ];
+    const prompts = this.prompts(input);
+    const messages = prompts.map((p) => vscode.LanguageModelChatMessage.User(p));
     const cts = new vscode.CancellationTokenSource();
     const onAbort = () => cts.cancel();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -72,6 +69,9 @@ export class LanguageModelEnricher implements Enricher {
         }
       }
     } catch (err) {
+      // A reply cut off or refused was still produced by the model: its tokens are spent.
+      if (usage && text) await this.report(usage, prompts, text, false);
+      else usage?.({ purpose: 'enrich', provider: this.provider, model: this.model, in: 0, out: 0, calls: 1, source: 'countTokens', rows: 0 });
       if (signal.aborted) throw signal.reason ?? new vscode.CancellationError();
       if (err instanceof EnrichmentError) throw err;
       const reason = timedOut ? `no reply within ${this.timeoutMs} ms` : describeModelError(err);
@@ -84,10 +84,42 @@ export class LanguageModelEnricher implements Enricher {
       cts.dispose();
     }
     this.consecutiveTransportFailures = 0;
+    if (usage) await this.report(usage, prompts, text, true);
     const parsed = parseEnrichmentReply(text);
     if (!parsed.ok) throw new EnrichmentError(parsed.reason);
     return { ...parsed.value, confidence: parsed.value.confidence ?? 0.7, provider: this.provider, model: this.model };
   }
+
+  /** What one entry's request says: vscode.lm has no system role, so the instructions go first, as a user message. */
+  private prompts(input: EnrichmentInput): string[] {
+    const [system, user] = enrichmentMessages(input);
+    return [`${system!.content}\n\nThe JSON schema of your reply:\n${JSON.stringify(ENRICHMENT_JSON_SCHEMA)}`, user!.content];
+  }
+
+  /** The estimate rule before a request is sent (budgets, the dry run). */
+  estimate(input: EnrichmentInput): { in: number; out: number } {
+    return { in: this.prompts(input).reduce((n, p) => n + estimateTokens(p), 0), out: estimateTokens(input.text.length + 400) };
+  }
+
+  private async report(usage: UsageSink, prompts: string[], reply: string, ok: boolean): Promise<void> {
+    const [inTokens, outTokens] = await Promise.all([countOrEstimate(this.chat, prompts), countOrEstimate(this.chat, [reply])]);
+    const source: TokenSource = inTokens.source === 'estimate' || outTokens.source === 'estimate' ? 'estimate' : 'countTokens';
+    usage({ purpose: 'enrich', provider: this.provider, model: this.model, in: inTokens.tokens, out: outTokens.tokens, calls: 1, source, rows: ok ? 1 : 0 });
+  }
+}
+
+/**
+ * Tokens of one request: vscode.lm reports no usage, so the model's own tokenizer counts the prompt
+ * and the reply (`countTokens`); a model without it, or a count that fails, falls back to the estimate rule.
+ */
+async function countOrEstimate(chat: EnrichmentChatModel, texts: string[]): Promise<{ tokens: number; source: TokenSource }> {
+  if (typeof chat.countTokens === 'function') {
+    try {
+      const counts = await Promise.all(texts.map((t) => chat.countTokens!(t)));
+      if (counts.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0)) return { tokens: counts.reduce((a, b) => a + b, 0), source: 'countTokens' };
+    } catch { /* estimate instead */ }
+  }
+  return { tokens: texts.reduce((n, t) => n + estimateTokens(t), 0), source: 'estimate' };
 }
 
 function describeModelError(err: unknown): string {

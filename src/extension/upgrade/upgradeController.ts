@@ -136,6 +136,7 @@ export class UpgradeController extends Disposable {
       concurrency: enricher.provider === 'local' ? 1 : this.config.get('upgrade.concurrency'),
       logger: this.coreLog,
       ...(options.force ? { force: true } : {}),
+      budget: { tokens: this.config.get('upgrade.tokenBudget'), dailyTokens: this.config.get('upgrade.dailyTokenBudget'), pricePer1k: this.config.get('upgrade.pricePer1kTokens') },
     });
     const record: UpgradeRecord = { runId: run.id, startedAt: Date.now(), enricher: enricherName };
     this.run = run;
@@ -192,7 +193,8 @@ export class UpgradeController extends Disposable {
     if (r.fallbacks) parts.push(`${r.fallbacks} enriched locally after the model failed`);
     if (r.concurrentWrites) parts.push(`${r.concurrentWrites} merged with concurrent edits`);
     if (r.failed.length) parts.push(`${r.failed.length} failed`);
-    const status = r.cancelled ? ' (cancelled — run it again to resume)' : r.aborted ? ` (stopped: ${r.aborted})` : '';
+    if (r.calls) parts.push(`${r.tokens.in + r.tokens.out} tokens in ${r.calls} calls${r.cost !== undefined ? ` (cost ${r.cost})` : ''}`);
+    const status = r.cancelled ? ' (cancelled — run it again to resume)' : r.aborted ? ` (stopped: ${r.aborted})` : r.stoppedBy ? ` (stopped: ${r.stoppedBy.message})` : '';
     const message = `Memory Lane: ${parts.join(', ')}${status}.`;
     this.log.info(message);
     const actions = r.failed.length ? ['Show Failures', 'Show Lock Monitor'] : ['Show Lock Monitor'];

@@ -5,7 +5,7 @@ import type { LockHolderInfo } from '../../core/errors';
 import type { MemoryService } from '../../core/memoryService';
 import { TIMING_STAGES } from '../../core/retrieval/recallTimings';
 import { describeIndex, describeQuery } from '../../core/retrieval/vectorIndex';
-import type { UpgradeProgress } from '../../core/upgrade';
+import type { BudgetStop, UpgradeBudget, UpgradeProgress } from '../../core/upgrade';
 import type { Configuration } from '../configuration';
 import { Disposable } from '../disposable';
 import { Commands, Views } from '../ids';
@@ -255,7 +255,7 @@ export class LocksTree extends Disposable implements vscode.TreeDataProvider<Loc
       return {
         id: `upgrade:${current.runId}`,
         label: `Upgrade: ${p.phase}`,
-        description: `${progressBar(pct)} · ${p.written + p.skipped + p.failed}/${p.candidates}${p.rate ? ` · ${Math.round(p.rate)} rows/s` : ''}${p.etaMs !== undefined ? ` · ETA ${ms(p.etaMs)}` : ''}`,
+        description: `${progressBar(pct)} · ${p.written + p.skipped + p.failed}/${p.candidates}${p.rate ? ` · ${Math.round(p.rate)} rows/s` : ''}${p.etaMs !== undefined ? ` · ETA ${ms(p.etaMs)}` : ''}${p.calls ? ` · ${((p.tokens?.in ?? 0) + (p.tokens?.out ?? 0)).toLocaleString('en-US')}${p.budget?.tokens ? `/${p.budget.tokens.toLocaleString('en-US')}` : ''} tokens` : ''}`,
         icon: 'sync~spin',
         expanded: true,
         tooltip: `Upgrading with **${current.enricher}** since ${new Date(current.startedAt).toLocaleTimeString()}. Enrichment runs with no lock; each batch is written under one short lock. Cancel with **Memory Lane: Cancel Upgrade**.`,
@@ -321,7 +321,26 @@ function progressChildren(runId: string, p: UpgradeProgress): LockNode[] {
     { id: `upgrade:${runId}:fallbacks`, label: 'Enriched locally after a model failure', description: String(p.fallbacks), icon: 'debug-alt' },
     { id: `upgrade:${runId}:failed`, label: 'Failed', description: String(p.failed), icon: p.failed ? 'error' : 'pass', ...(p.failed ? { severity: 'error' as const } : {}) },
     { id: `upgrade:${runId}:rate`, label: 'Rate', description: `${Math.round(p.rate)} rows/s${p.etaMs !== undefined ? ` · ETA ${ms(p.etaMs)}` : ''}`, icon: 'dashboard' },
+    ...(p.calls || p.budget ? [tokensNode(`upgrade:${runId}:tokens`, p.tokens ?? { in: 0, out: 0 }, p.calls ?? 0, p.budget, p.cost, p.tokenRate)] : []),
   ];
+}
+
+/** Tokens in/out, calls, rate and the spend against the run's budget (src/core/usage). */
+function tokensNode(id: string, t: { in: number; out: number; estimated?: boolean }, calls: number, budget: UpgradeBudget | null | undefined, cost: number | undefined, tokenRate?: number, stop?: BudgetStop): LockNode {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const spent = t.in + t.out;
+  const against = budget?.tokens ? ` · ${Math.round((spent / budget.tokens) * 100)}% of ${n(budget.tokens)}` : '';
+  const limits = [budget?.tokens ? `token budget ${n(budget.tokens)}` : '', budget?.calls ? `at most ${n(budget.calls)} calls` : '', budget?.dailyTokens ? `daily budget ${n(budget.dailyTokens)} (every process on this store)` : ''].filter(Boolean);
+  return {
+    id,
+    label: 'Tokens',
+    description: `${n(t.in)} in · ${n(t.out)} out · ${n(calls)} calls${tokenRate ? ` · ${n(tokenRate)}/s` : ''}${against}${cost !== undefined ? ` · cost ${cost}` : ''}${stop ? ' · budget reached' : ''}`,
+    icon: 'credit-card',
+    ...(stop ? { severity: 'warning' as const, iconColor: 'list.warningForeground' } : {}),
+    tooltip: [`Model tokens of this run: **${n(t.in)}** prompt, **${n(t.out)}** completion, in ${n(calls)} requests${t.estimated ? ' (some estimated at 4 characters per token: the endpoint reported no usage)' : ''}.`,
+      limits.length ? `Budget: ${limits.join(', ')}.` : 'No budget (memoryLane.upgrade.tokenBudget, memoryLane.upgrade.dailyTokenBudget).',
+      stop ? `Stopped: ${stop.message}` : ''].filter(Boolean).join('\n\n'),
+  };
 }
 
 function finishedNode(r: UpgradeRecord): LockNode {
@@ -331,7 +350,7 @@ function finishedNode(r: UpgradeRecord): LockNode {
     return { id: `run:${r.runId}`, label: `${when} not run`, description: `${r.error?.code ?? ''} ${r.error?.message ?? ''}`.trim(), icon: 'error', severity: 'error', command: { command: Commands.showUpgradeFailure, title: 'Show Failures', arguments: [r.runId] } };
   }
   const x = r.result;
-  const status = x.cancelled ? 'cancelled' : x.aborted ? 'stopped' : 'done';
+  const status = x.cancelled ? 'cancelled' : x.aborted ? 'stopped' : x.stoppedBy ? 'budget reached' : 'done';
   const failed = x.failed.map((f) => ({
     id: `run:${r.runId}:failed:${f.id}`,
     label: f.id,
@@ -348,6 +367,9 @@ function finishedNode(r: UpgradeRecord): LockNode {
     icon: x.failed.length || x.aborted ? 'warning' : x.cancelled ? 'circle-slash' : 'pass',
     ...(x.failed.length ? { severity: 'warning' as const } : {}),
     tooltip: `Run \`${r.runId}\`: scanned ${x.scanned}, upgraded ${x.upgraded}, skipped ${x.skipped}, failed ${x.failed.length}, fell back to local ${x.fallbacks}, merged with concurrent edits ${x.concurrentWrites}, ${x.batches} batches, ${ms(x.ms)}.${x.aborted ? `\n\nStopped: ${x.aborted}` : ''}`,
-    ...(failed.length ? { children: [{ id: `run:${r.runId}:failed`, label: `Failed (${failed.length})`, icon: 'error', severity: 'error' as const, expanded: true, children: failed }] } : {}),
+    ...(failed.length || x.calls || x.budget ? { children: [
+      ...(x.calls || x.budget ? [tokensNode(`run:${r.runId}:tokens`, x.tokens, x.calls, x.budget, x.cost, undefined, x.stoppedBy)] : []),
+      ...(failed.length ? [{ id: `run:${r.runId}:failed`, label: `Failed (${failed.length})`, icon: 'error', severity: 'error' as const, expanded: true, children: failed }] : []),
+    ] } : {}),
   };
 }

@@ -2,7 +2,7 @@
 // acquisition of this process with the upgrade phase it happened in, progress, and the result.
 import { BusyError, errorMessage } from '../../../src/core/errors';
 import { MemoryStore } from '../../../src/core/store/memoryStore';
-import { createUpgradeRun, OpenAiCompatibleEnricher } from '../../../src/core/upgrade';
+import { createUpgradeRun, OpenAiCompatibleEnricher, type UpgradeBudget } from '../../../src/core/upgrade';
 import { emit, workerArgs } from '../../helpers/workers';
 
 interface Args {
@@ -10,6 +10,7 @@ interface Args {
   batchSize?: number;
   windowSize?: number;
   llm?: { url: string; model: string };
+  budget?: UpgradeBudget;
 }
 
 async function main(): Promise<void> {
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   const acquisitions: Array<{ phase: string; operation: string; at: number }> = [];
   store.lock.onEvent((e) => { if (e.type === 'acquired') acquisitions.push({ phase, operation: e.operation, at: e.at }); });
   const enricher = args.llm ? new OpenAiCompatibleEnricher({ baseUrl: args.llm.url, model: args.llm.model, timeoutMs: 2000, retries: 0, concurrency: 4 }) : undefined;
-  const run = createUpgradeRun(store, { batchSize: args.batchSize ?? 100, windowSize: args.windowSize ?? 500, ...(enricher ? { enricher } : {}) });
+  const run = createUpgradeRun(store, { batchSize: args.batchSize ?? 100, windowSize: args.windowSize ?? 500, ...(enricher ? { enricher } : {}), ...(args.budget ? { budget: args.budget } : {}) });
   run.onProgress((p) => {
     if (p.phase !== phase) emit({ type: 'phase', phase: p.phase, at: p.at, batches: p.batches, written: p.written });
     phase = p.phase;
