@@ -9,12 +9,16 @@ import { ValidationError } from './errors';
 import type { SmartMetadata } from './store/schema';
 import { validateScope } from './store/validation';
 
-export const WRITER_KINDS = ['lm-tool', 'participant', 'mcp', 'cli', 'import', 'upgrade', 'consolidate'] as const;
+/**
+ * `person` is a person's own write in the editor (Store Selection, Edit, Forget, Keep): the issue's list
+ * named none, and counting those as an agent's would hold a person's own words for review.
+ */
+export const WRITER_KINDS = ['lm-tool', 'participant', 'mcp', 'cli', 'import', 'upgrade', 'consolidate', 'person'] as const;
 export type WriterKind = (typeof WRITER_KINDS)[number];
 
 /**
  * Kinds whose writes an agent made without a person looking: with `requireApproval` they stay out
- * of other agents' recall until a person keeps them. Everything else (cli, import, upgrade,
+ * of other agents' recall until a person keeps them. Everything else (person, cli, import, upgrade,
  * consolidate) was started by a person or only reworks what is already there.
  */
 export const AGENT_WRITER_KINDS: readonly WriterKind[] = ['lm-tool', 'participant', 'mcp'];

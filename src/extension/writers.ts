@@ -33,13 +33,11 @@ export function participantWriter(model?: vscode.LanguageModelChat): WriterInput
 }
 
 /**
- * A person's own write from the editor's commands and views (Store Selection, Edit, Forget, Keep).
- * The writer kinds name no person in an editor; these commands are Memory Lane's own chat-free UI
- * beside `@memory`, so they share its kind, with a client that says which. A memory a person stored
- * this way is kept at once (see MemoryCommands): nobody has to review their own words.
+ * A person's own write or search from the editor's commands and views (Store Selection, Edit, Forget,
+ * Keep, Search Memories, Recall…): kind `person`, which is never held for review and sees every memory.
  */
 export function personWriter(): WriterInput {
-  return { kind: 'participant', client: { name: 'Memory Lane commands' } };
+  return { kind: 'person', client: { name: 'VS Code' } };
 }
 
 /** A writer for a label: `lm-tool · code-server 1.139.1`, `mcp · claude-code`, `unknown`. */

@@ -73,7 +73,7 @@ export class MemoryCommands extends Disposable {
     const query = given ?? await vscode.window.showInputBox({ title: 'Memory Lane: recall', prompt: 'What do you want to remember?' });
     if (!query?.trim()) return undefined;
     const service = await this.connection.service();
-    const r = await service.recall(query, { limit: 20, count: false });
+    const r = await service.recall(query, { limit: 20, count: false, caller: personWriter() });
     if (given !== undefined) return r.results; // programmatic use (tests, other extensions): no UI
     const pick = await this.pickFrom(r.results, `Memories for “${preview(query, 40)}” (${r.mode}, ${Math.round(r.ms)} ms)`);
     if (pick) await this.open(pick.id);
@@ -102,7 +102,7 @@ export class MemoryCommands extends Disposable {
     if (id) return { service, id };
     const query = await vscode.window.showInputBox({ title: `Memory Lane: ${verb}`, prompt: 'Find the memory (search)' });
     if (!query?.trim()) return undefined;
-    const pick = await this.pickFrom((await service.recall(query, { limit: 20, count: false })).results, `${verb}: pick a memory`);
+    const pick = await this.pickFrom((await service.recall(query, { limit: 20, count: false, caller: personWriter() })).results, `${verb}: pick a memory`);
     return pick ? { service, id: pick.id } : undefined;
   }
 

@@ -9,7 +9,7 @@ import { Commands, ContextKeys, Views } from '../ids';
 import type { StoreConnection } from '../storeConnection';
 import { Throttle } from '../throttle';
 import { preview } from '../tools/format';
-import { writerLabel } from '../writers';
+import { personWriter, writerLabel } from '../writers';
 
 export type MemoryTreeNode =
   /** "Stored recently": what was written in the last 24 h, grouped by writer, for a person to review. */
@@ -207,7 +207,7 @@ export class MemoriesTree extends Disposable implements vscode.TreeDataProvider<
     const service = (await this.connection.existingService())!;
     const scopes = [...(await this.loadCounts()).keys()];
     if (scopes.length === 0) return [];
-    const r = await service.recall(query, { scopes, limit: 50, count: false, full: true });
+    const r = await service.recall(query, { scopes, limit: 50, count: false, full: true, caller: personWriter() });
     if (r.results.length === 0) return [{ kind: 'message', text: `No memory matches “${preview(query, 40)}”`, icon: 'search-stop' }];
     const full = await service.memoryStore.getMany(r.results.map((x) => x.id));
     return r.results.map((x) => {
