@@ -255,6 +255,7 @@ test('memoryLane.review.requireApproval holds an MCP client\'s memory out of the
   try {
     await config.update('review.requireApproval', true, vscode.ConfigurationTarget.Global);
     await until('the service to require approval', () => service.requireApproval);
+    assert.equal((await api().mcpServerDefinitions())[0]?.env.MEMORY_LANE_REQUIRE_APPROVAL, '1', 'MCP servers the window defines hold their agents\' memories too');
     const text = 'Approval e2e: the billing service owns the invoices table and nobody else writes to it.';
     const answer = await client.callTool({ name: 'memory_store', arguments: { text, scope: 'global', force: true } });
     const id = storedId(answer);

@@ -153,6 +153,7 @@ test('the MCP server definition starts the bundled server on this window\'s stor
   assert.equal(def.env.MEMORY_LANE_LOCK_WRITE_TIMEOUT_MS, String(settings.get('lock.writeTimeoutMs')));
   assert.equal(def.env.MEMORY_LANE_LOCK_BACKGROUND_TIMEOUT_MS, String(settings.get('lock.backgroundTimeoutMs')));
   assert.equal(def.env.MEMORY_LANE_LOCK_STALE_MS, String(settings.get('lock.staleMs')));
+  assert.equal(def.env.MEMORY_LANE_REQUIRE_APPROVAL, settings.get('review.requireApproval') ? '1' : '0', 'the review setting reaches MCP agents too');
   // Start it exactly as VS Code would and ask it for the memory the LM tool stored.
   const env = { ...process.env } as Record<string, string | undefined>;
   for (const [k, v] of Object.entries(def.env)) env[k] = v === null ? undefined : String(v);

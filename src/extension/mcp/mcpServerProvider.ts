@@ -6,6 +6,7 @@ import { MCP_PROVIDER_ID } from '../ids';
 import type { ApiKeys } from '../secrets';
 import type { StoreConnection } from '../storeConnection';
 import { lockSettingsEnv } from '../../core/defaults';
+import { REQUIRE_APPROVAL_ENV } from '../../core/provenance';
 
 export const MCP_SERVER_LABEL = 'Memory Lane';
 
@@ -33,7 +34,7 @@ export class MemoryMcpServerProvider extends Disposable implements vscode.McpSer
   ) {
     super();
     this._register(connection.onDidChangeLocation(() => this._onDidChange.fire()));
-    this._register(config.onDidChange((e) => { if (config.changed(e, 'embedding', 'lock')) this._onDidChange.fire(); }));
+    this._register(config.onDidChange((e) => { if (config.changed(e, 'embedding', 'lock', 'review')) this._onDidChange.fire(); }));
     this._register(vscode.workspace.onDidChangeWorkspaceFolders(() => this._onDidChange.fire()));
     this._register(vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, this));
   }
@@ -47,6 +48,8 @@ export class MemoryMcpServerProvider extends Disposable implements vscode.McpSer
       LANCEDB_LOG: 'error',
       // Every process on the store must agree on deadlines and on when a holder is stale.
       ...lockSettingsEnv(this.config.lockSettings()),
+      // The window's review setting holds an MCP agent's memories for approval too, not only the LM tools'.
+      [REQUIRE_APPROVAL_ENV]: this.config.get('review.requireApproval') ? '1' : '0',
     };
     if (this.config.get('embedding.provider') === 'openai-compatible') {
       const baseUrl = this.config.get('embedding.endpoint').trim();
