@@ -187,6 +187,21 @@ export function writeReport(suite?: SuiteRecord): string {
   }
   const path = QUICK ? join(repoRoot(), '.cache', 'BENCHMARKS.quick.md') : join(repoRoot(), 'BENCHMARKS.md');
   // The LoCoMo section comes from its own benchmark (npm run bench:locomo), which the suite does not run.
-  writeFileSync(path, withLocomoSection(lines.join('\n') + '\n'));
+  writeFileSync(path, withStandaloneSections(withLocomoSection(lines.join('\n') + '\n'), path));
   return path;
+}
+
+const STANDALONE_BEGIN = '<!-- standalone:begin';
+const STANDALONE_END = '<!-- standalone:end -->';
+
+/**
+ * Sections of benchmarks the suite does not run (each measured by its own script, figures written by
+ * hand with their protocol) live between the standalone markers; regenerating the report keeps them.
+ */
+function withStandaloneSections(report: string, path: string): string {
+  const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const begin = current.indexOf(STANDALONE_BEGIN);
+  const end = current.indexOf(STANDALONE_END);
+  if (begin < 0 || end < begin) return report;
+  return report.trimEnd() + '\n\n' + current.slice(begin, end + STANDALONE_END.length) + '\n';
 }

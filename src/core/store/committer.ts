@@ -7,7 +7,7 @@ import type { Logger } from '../log';
 import { chunk, planUpserts, type DeleteIntent, type DeleteResult, type UpsertIntent, type UpsertOutcome } from './commitPlan';
 import { RetryableConflict, retryCommit } from './commitRetry';
 import { fromRawRow, toRawRow, type MemoryRecord, type RawRow } from './schema';
-import { sqlInList } from './sql';
+import { sqlInList, sqlString } from './sql';
 
 export interface CommitEvent {
   kind: 'upsert' | 'delete';
@@ -63,10 +63,16 @@ export class Committer {
     }
     const outcomes: UpsertOutcome[] = intents.map((i) => ({ inserts: new Array(i.inserts.length), patches: new Array(i.patches.length) }));
     const landed = new Set<string>();
-    let current = await readByIds(this.table(), [...ids]);
+    // A group of inserts only (agents' stores, an import batch) nearly always names fresh ids: its
+    // first attempt reads nothing and commits an insert-only merge, which leaves any row that already
+    // exists untouched. Only if some id did exist is the group re-read and re-planned like any other.
+    const insertOnly = intents.every((i) => i.patches.length === 0);
+    let current = insertOnly ? new Map<string, MemoryRecord>() : await readByIds(this.table(), [...ids]);
     let previous: { rows: MemoryRecord[]; token: string } | undefined;
+    // Rows may land over several attempts (a partial revision conflict, ids already stored).
+    const committed = { rows: 0, version: undefined as number | undefined };
     try {
-      const { value: committed, attempts } = await retryCommit('commit', async (attempt) => {
+      const { attempts } = await retryCommit('commit', async (attempt) => {
         if (attempt > 1) {
           current = await readByIds(this.table(), [...ids]);
           for (const row of previous?.rows ?? []) if (current.get(row.id)?.commit === previous!.token) landed.add(row.id);
@@ -75,20 +81,23 @@ export class Committer {
         const plan = planUpserts(intents, current, landed, Date.now(), token);
         for (const [intentIndex, part, index, result] of plan.results) outcomes[intentIndex]![part][index] = result as never;
         previous = { rows: plan.rows, token };
-        if (plan.rows.length === 0) return undefined;
+        if (plan.rows.length === 0) return;
         await failpoint('store.beforeCommit');
-        const result = await this.table()
-          .mergeInsert('id')
-          .whenMatchedUpdateAll({ where: 'target.rev = source.rev - 1' })
+        const blind = insertOnly && attempt === 1;
+        const merge = this.table().mergeInsert('id');
+        const result = await (blind ? merge : merge.whenMatchedUpdateAll({ where: 'target.rev = source.rev - 1' }))
           .whenNotMatchedInsertAll()
           .execute(plan.rows.map(toRawRow));
+        committed.rows += result.numInsertedRows + result.numUpdatedRows;
+        committed.version = result.version;
         await failpoint('store.afterCommit');
         const missed = plan.rows.length - result.numInsertedRows - result.numUpdatedRows;
-        if (missed === 0) return { rows: plan.rows.length, version: result.version };
+        if (missed === 0) return;
+        if (blind) throw new RetryableConflict(`${missed} of ${plan.rows.length} ids were already stored`);
         this.log.warn(`revision conflict on ${missed} of ${plan.rows.length} rows${lease.compromised ? ' (lock was compromised)' : ''}; re-planning them`);
         throw new RetryableConflict(`revision conflicts on ${missed} of ${plan.rows.length} rows`);
       }, this.log);
-      if (committed) this.onCommit({ kind: 'upsert', rows: committed.rows, intents: intents.length, ms: Date.now() - started, attempts, version: committed.version });
+      if (committed.rows > 0) this.onCommit({ kind: 'upsert', rows: committed.rows, intents: intents.length, ms: Date.now() - started, attempts, version: committed.version });
     } catch (err) {
       if (err instanceof RetryableConflict) throw new WriteFailedError(`Revision conflicts persisted: ${err.message}`, undefined);
       throw err;
@@ -100,16 +109,31 @@ export class Committer {
     const started = Date.now();
     const ids = [...new Set(intents.flatMap((i) => i.ids))].sort();
     const existing = await readByIds(this.table(), ids);
-    const toDelete = ids.filter((id) => existing.has(id));
+    // A conditional delete keeps a row that moved past its expected revision (any intent's expectation counts).
+    const stale = new Set<string>();
+    const expected = new Map<string, number>();
+    for (const intent of intents) {
+      for (const [id, rev] of Object.entries(intent.expectRev ?? {})) {
+        const row = existing.get(id);
+        if (row && row.rev !== rev) stale.add(id);
+        else expected.set(id, rev);
+      }
+    }
+    const toDelete = ids.filter((id) => existing.has(id) && !stale.has(id));
     if (toDelete.length > 0) {
       await failpoint('store.beforeCommit');
-      const { attempts } = await retryCommit('delete', () => this.table().delete(`id IN ${sqlInList(toDelete)}`), this.log);
+      // The revision is in the predicate too, as in every conditional write: correct even if this lock was taken over.
+      const plain = toDelete.filter((id) => !expected.has(id));
+      const guarded = toDelete.filter((id) => expected.has(id)).map((id) => `(id = ${sqlString(id)} AND rev = ${expected.get(id)!})`);
+      const predicate = [...(plain.length ? [`id IN ${sqlInList(plain)}`] : []), ...guarded].join(' OR ');
+      const { attempts } = await retryCommit('delete', () => this.table().delete(predicate), this.log);
       await failpoint('store.afterCommit');
       this.onCommit({ kind: 'delete', rows: toDelete.length, intents: intents.length, ms: Date.now() - started, attempts });
     }
     // Each id is reported deleted once, to the first intent that named it.
     const reported = new Set<string>();
     return intents.map((intent) => intent.ids.map((id): DeleteResult => {
+      if (stale.has(id)) return { id, status: 'stale' };
       const deleted = existing.has(id) && !reported.has(id);
       reported.add(id);
       return { id, status: deleted ? 'deleted' : 'missing' };
