@@ -5,6 +5,7 @@ import { registerHealthCommands } from './commands/health';
 import { registerTransferCommands } from './commands/transfer';
 import { registerMemoryCommands } from './commands/memories';
 import { registerUpgradeCommand } from './commands/upgrade';
+import { registerConsolidateCommand } from './commands/consolidate';
 import { registerMcpCommand } from './commands/mcp';
 import { PRODUCT_VERSION } from '../core/version';
 import { LOCK_DEFAULTS, LOCK_ENV } from '../core/defaults';
@@ -40,6 +41,7 @@ export async function runCli(argv: string[]): Promise<number> {
   registerMemoryCommands(program, run);
   registerTransferCommands(program, run);
   registerUpgradeCommand(program, run);
+  registerConsolidateCommand(program, run);
   registerHealthCommands(program, run);
   registerMcpCommand(program);
   for (const register of extraCommandRegistrations) register(program, run);

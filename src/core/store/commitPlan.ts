@@ -17,6 +17,8 @@ export interface NewMemory {
   importance?: number;
   metadata?: Record<string, unknown>;
   created_at?: number;
+  /** The turn or message just before this memory, indexed for full-text search with it (MemoryRecord.context). */
+  context?: string;
 }
 
 export interface WriteOptions {
@@ -27,7 +29,8 @@ export interface WriteOptions {
 
 export type InsertResult = { id: string; status: 'inserted' | 'exists' | 'conflict'; rev?: number } | { id: string; status: 'failed'; error: string };
 export type PatchResult = { id: string; status: 'applied' | 'missing' | 'stale'; rev?: number } | { id: string; status: 'failed'; error: string };
-export type DeleteResult = { id: string; status: 'deleted' | 'missing' } | { id: string; status: 'failed'; error: string };
+/** `stale`: a conditional delete whose row is no longer at the expected revision; it was kept. */
+export type DeleteResult = { id: string; status: 'deleted' | 'missing' | 'stale' } | { id: string; status: 'failed'; error: string };
 
 /** What the write queue carries, and what a dead letter keeps for replay (ids fixed at submission). */
 export type StoreIntent =
@@ -38,7 +41,8 @@ export type StoreIntent =
       /** In a dead letter: each patched row's revision when the write failed, so a replay never overwrites a later change. */
       baseRevs?: Record<string, number>;
     }
-  | { kind: 'delete'; ids: string[] }
+  /** `expectRev`: delete these ids only while they are at these revisions (consolidation: a member edited meanwhile stays). */
+  | { kind: 'delete'; ids: string[]; expectRev?: Record<string, number> }
   | { kind: 'maintenance'; reason: string }
   | { kind: 'repair' };
 

@@ -182,10 +182,15 @@ export class MemoryStore implements Disposable {
     return checked.map((p) => queues.get(p.id)!.shift()!);
   }
 
-  async delete(ids: string[], options: WriteOptions = {}): Promise<DeleteResult[]> {
+  /** Deletes rows; with `expectRev`, each named row only while it is at that revision (else `stale`, kept). */
+  async delete(ids: string[], options: WriteOptions & { expectRev?: Record<string, number> } = {}): Promise<DeleteResult[]> {
     const checked = [...new Set(ids.map((id, i) => validateId(id, ids.length > 1 ? `ids[${i}]` : 'id')))].sort();
     const chunks = chunk(checked, this.maxBatchRows);
-    const outcomes = await this.submitChunks(chunks, (c) => ({ kind: 'delete', ids: c }), options, 'delete');
+    const { expectRev, ...writeOptions } = options;
+    const outcomes = await this.submitChunks(chunks, (c) => {
+      const expect = expectRev ? Object.fromEntries(c.filter((id) => expectRev[id] !== undefined).map((id) => [id, expectRev[id]!])) : undefined;
+      return { kind: 'delete', ids: c, ...(expect && Object.keys(expect).length ? { expectRev: expect } : {}) };
+    }, writeOptions, 'delete');
     const byKey = new Map<string, DeleteResult>();
     outcomes.forEach((o, i) => {
       if (o.ok) for (const r of o.value as DeleteResult[]) byKey.set(r.id, r);

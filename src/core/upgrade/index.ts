@@ -23,6 +23,7 @@ export { EnrichJob, enrichmentPatch, type EnrichJobOptions } from './enrichJob';
 export { ReembedJob, type ReembedJobOptions } from './reembedJob';
 export { UpgradeRun, UPGRADE_JOB, type BudgetName, type BudgetStop, type SpendEstimate, type UpgradeBudget, type UpgradeFailure, type UpgradeProgress, type UpgradeResult, type UpgradeRunOptions } from './upgradeRun';
 export { CHECKPOINT_FILE } from './checkpoint';
+export { consolidate, CONSOLIDATE_JOB, CONSOLIDATION_DIR, planConsolidation, undoConsolidation, type ConsolidateOptions, type ConsolidateResult, type PlannedCluster, type UndoResult } from './consolidate';
 export { copyIntoNewStore, type StoreCopyOptions, type StoreCopyResult } from './storeCopy';
 export type { EmbedFn, UpgradeJob, UpgradePhase } from './job';
 export * from './importers';
