@@ -5,7 +5,11 @@
 // repeats), spread over the conversations' scopes as bench:locomo does.
 //
 //   npm run bench:ann -- --data LOCOMO.json --distractors PERSONAS.json [--rows 100000] [--probes 200]
-//                        [--only name,name] [--corpus locomo|synthetic]
+//                        [--only name,name|none] [--corpus locomo|synthetic] [--product]
+//
+// --product also runs the product's own build (MemoryService.buildVectorIndex: the ladder and its
+// self-check) and the questions through recall, flat and indexed; with --only none the results go to
+// ann-<corpus>-<rows>-product.json.
 //
 // The data is CC BY-NC: it stays outside the repository, the benchmark takes its paths. Results go to
 // bench/results/ann-<corpus>-<rows>.json; the hand-written BENCHMARKS.md section reads them.
@@ -15,11 +19,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOCAL_DEFAULT_DIM, LocalEmbedder, localEmbedderId } from '../src/core/embedding/localEmbedder';
-import { annIndex, describeIndex, describeQuery, measureAnnRecall, sampleProbes, type AnnIndexParams, type AnnProbe, type VectorQueryParams } from '../src/core/retrieval/vectorIndex';
+import { annIndex, describeIndex, describeQuery, measureAnnRecall, midpointProbes, sampleProbes, type AnnIndexParams, type AnnProbe, type VectorQueryParams } from '../src/core/retrieval/vectorIndex';
 import { MemoryStore } from '../src/core/store/memoryStore';
 import { sqlInList } from '../src/core/store/sql';
-import { buildCorpusStore } from './lib/corpus';
-import { log, round1, round3, runBenchmark } from './lib/env';
+import { labelledSet } from '../test/helpers/recallQuality';
+import { BENCH_SCOPE, buildCorpusStore } from './lib/corpus';
+import { MemoryService } from '../src/core/memoryService';
+import { log, round1, round3, runBenchmark, summarize } from './lib/env';
 import { buildCorpus, buildLocomoStore, buildQuestions, distractorMemories, loadLocomo, scopeOf, type ProtocolMemory } from './lib/locomo';
 
 interface Config {
@@ -85,6 +91,40 @@ async function contrast(store: MemoryStore, probes: AnnProbe[]): Promise<Record<
   return { nearestOtherDistance: round3(mean(near1)), tenthDistance: round3(mean(near10)), randomDistance: round3(mean(random)), relativeContrast10: round3(mean(random) / Math.max(1e-9, mean(near10))), exactDuplicateShare: round3(mean(dupes)) };
 }
 
+async function recallLatency(memory: MemoryService, questions: Array<{ text: string; scope: string }>): Promise<Record<string, unknown>> {
+  const ids: string[][] = [];
+  const stages: Record<string, number[]> = { embed: [], vector: [], fts: [], fuse: [], total: [] };
+  for (const q of questions) {
+    const r = await memory.recall(q.text, { limit: 10, scopes: [q.scope], mode: 'vector', count: false });
+    // Texts, not ids: identical memories are interchangeable (ties), which brute force returns is arbitrary.
+    ids.push(r.results.map((x) => x.text));
+    for (const [k, v] of Object.entries(r.timings)) stages[k]!.push(v);
+  }
+  return { ids, timings: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summarize(v)])) };
+}
+
+async function productRun(dir: string, questions: Array<{ text: string; scope: string }>): Promise<Record<string, unknown>> {
+  const memory = await MemoryService.open({ dir, defaultScopes: ['global'], vectorIndex: { auto: false }, storeOptions: { maintenance: { auto: false } } });
+  try {
+    await memory.memoryStore.table.dropIndex('vector_idx').catch(() => undefined);
+    const flat = await recallLatency(memory, questions);
+    const built = await memory.buildVectorIndex({ force: true });
+    log(`product: ${built.kind}: ${JSON.stringify('selfCheck' in built ? built.selfCheck : built)}`);
+    const indexed = await recallLatency(memory, questions);
+    // Vector-only recall through the index vs flat: the share of the flat top 10 found (as texts).
+    const a = flat.ids as string[][], b = indexed.ids as string[][];
+    const overlap = a.map((x, i) => {
+      const left = [...b[i]!];
+      let found = 0;
+      for (const t of x) { const j = left.indexOf(t); if (j >= 0) { found++; left.splice(j, 1); } }
+      return x.length ? found / x.length : 1;
+    });
+    return { event: built, flatTimings: flat.timings, indexedTimings: indexed.timings, vectorRecallOverlapAt10: round3(overlap.reduce((s, x) => s + x, 0) / Math.max(1, overlap.length)), stats: (await memory.stats()).vectorIndex };
+  } finally {
+    await memory.close();
+  }
+}
+
 async function main(): Promise<void> {
   const rows = Number(arg('rows') ?? 100_000);
   const nProbes = Number(arg('probes') ?? 200);
@@ -96,11 +136,12 @@ async function main(): Promise<void> {
     console.error('usage: npm run bench:ann -- --data LOCOMO.json --distractors PERSONAS.json [--rows N] [--probes N] [--only name,…] [--corpus locomo|synthetic]');
     process.exit(2);
   }
-  const name = `ann-${corpusKind}-${rows >= 1000 ? `${Math.round(rows / 1000)}k` : rows}`;
+  const name = `ann-${corpusKind}-${rows >= 1000 ? `${Math.round(rows / 1000)}k` : rows}${only?.includes('none') ? '-product' : ''}`;
   await runBenchmark(name, `ANN index quality at ${rows} rows (${corpusKind})`, async ({ scratch, parameters, notes }) => {
     const dir = join(scratch.dir(name), 'store');
     const t0 = Date.now();
     let questions: AnnProbe[] = [];
+    let questionTexts: Array<{ text: string; scope: string }> = [];
     if (corpusKind === 'locomo') {
       const conversations = loadLocomo(data!);
       const real: ProtocolMemory[] = [...buildCorpus(conversations, 'turns'), ...buildCorpus(conversations, 'observations')];
@@ -110,23 +151,30 @@ async function main(): Promise<void> {
       const qs = buildQuestions(conversations);
       const embedder = new LocalEmbedder(LOCAL_DEFAULT_DIM);
       const step = Math.max(1, Math.floor(qs.length / nProbes));
-      questions = qs.filter((_, i) => i % step === 0).slice(0, nProbes).map((q) => ({ vector: embedder.embedOne(q.question), filter: `scope IN ${sqlInList([q.scope], 'scope')}` }));
+      const picked = qs.filter((_, i) => i % step === 0).slice(0, nProbes);
+      questions = picked.map((q) => ({ vector: embedder.embedOne(q.question), filter: `scope IN ${sqlInList([q.scope], 'scope')}` }));
+      questionTexts = picked.map((q) => ({ text: q.question, scope: q.scope }));
       Object.assign(parameters, { corpus: `LoCoMo turns + observations (${real.length}) of ${conversations.length} conversations + ${count} persona distractors (sentences, then pairs of sentences), round robin over the ${conversations.length} scopes`, scopes: conversations.map(scopeOf) });
     } else {
       await buildCorpusStore(dir, rows);
-      Object.assign(parameters, { corpus: 'the recall benchmark\'s synthetic corpus (labelled memories + filler of their vocabulary, bench/lib/corpus.ts)' });
+      // The recall benchmark's labelled queries, in the scopes it recalls (bench/recall.ts).
+      const embedder = new LocalEmbedder(LOCAL_DEFAULT_DIM);
+      questions = labelledSet.queries.map((q) => ({ vector: embedder.embedOne(q.q), filter: `scope IN ${sqlInList([BENCH_SCOPE, 'global'], 'scope')}` }));
+      questionTexts = labelledSet.queries.map((q) => ({ text: q.q, scope: BENCH_SCOPE }));
+      Object.assign(parameters, { corpus: 'the recall benchmark\'s synthetic corpus (labelled memories + filler of their vocabulary, bench/lib/corpus.ts); questions = its labelled queries' });
     }
     const buildStoreMs = Date.now() - t0;
     log(`${name}: store of ${rows} rows built in ${buildStoreMs} ms`);
     const store = await MemoryStore.open(dir, { dim: LOCAL_DEFAULT_DIM, embedder: localEmbedderId(LOCAL_DEFAULT_DIM), maintenance: { auto: false } });
     const results: Array<Record<string, unknown>> = [];
+    let closed = false;
     try {
       const rowProbes = await sampleProbes(store.table, nProbes);
       const unfiltered = rowProbes.map((p) => ({ vector: p.vector }));
       const data = await contrast(store, rowProbes);
       log(`${name}: data: ${JSON.stringify(data)}`);
       Object.assign(parameters, { rows, probes: { questions: questions.length, rows: rowProbes.length }, k: 10, measure: 'recall@10 of ANN against bypassVectorIndex, tie-tolerant (vectorIndex.ts measureAnnRecall); ms = mean per query, serial' });
-      const sets: Array<[string, AnnProbe[]]> = [['rows', rowProbes], ['rowsNoFilter', unfiltered], ...(questions.length ? [['questions', questions] as [string, AnnProbe[]]] : [])];
+      const sets: Array<[string, AnnProbe[]]> = [['rows', rowProbes], ['midpoints', midpointProbes(rowProbes)], ['rowsNoFilter', unfiltered], ...(questions.length ? [['questions', questions] as [string, AnnProbe[]]] : [])];
       const truth: Record<string, Awaited<ReturnType<typeof measureAnnRecall>>['truth']> = {};
       const bruteMs: Record<string, number> = {};
       for (const config of configs(rows).filter((c) => !only || only.includes(c.name))) {
@@ -148,9 +196,14 @@ async function main(): Promise<void> {
         }
       }
       notes.push(`Brute force (bypassVectorIndex) mean ms per query: ${JSON.stringify(bruteMs)}.`);
-      return { figures: { rows, buildStoreMs, data, bruteMs, results }, targets: [] };
-    } finally {
       await store.close();
+      closed = true;
+      // --product: what the product itself does on this store: MemoryService.buildVectorIndex (the
+      // ladder and its self-check), then the LoCoMo questions through recall, flat and indexed.
+      const product = process.argv.includes('--product') ? await productRun(dir, questionTexts) : undefined;
+      return { figures: { rows, buildStoreMs, data, bruteMs, results, product }, targets: [] };
+    } finally {
+      if (!closed) await store.close();
     }
   });
 }

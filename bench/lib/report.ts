@@ -177,6 +177,9 @@ export function writeReport(suite?: SuiteRecord): string {
   }
   const findings = join(repoRoot(), 'bench', 'FINDINGS.md');
   if (existsSync(findings)) lines.push('', readFileSync(findings, 'utf8').trim());
+  // The ANN section is hand-written from its own benchmark (npm run bench:ann), which the suite does not run.
+  const ann = join(repoRoot(), 'bench', 'ANN.md');
+  if (existsSync(ann)) lines.push('', readFileSync(ann, 'utf8').trim());
 
   for (const name of ORDER) {
     const r = results.find((x) => x.name === name);
