@@ -366,6 +366,11 @@ export class VectorIndexBuilder implements Disposable {
     const started = Date.now();
     emit({ kind: 'started', rows: state.rows });
     await this.compactFirst();
+    // A build reads one version for seconds to minutes: no process's maintenance may prune it meanwhile.
+    const pin = await this.store.pinCurrentVersion('vector index build').catch((err: unknown) => {
+      this.log.warn(`cannot pin the table version for the build (${errorMessage(err)}); building anyway`);
+      return undefined;
+    });
     let attempts = 0;
     try {
       const tried: VectorIndexSelfCheck['tried'] = [];
@@ -403,6 +408,7 @@ export class VectorIndexBuilder implements Disposable {
       if (isRetryableCommitError(err) && this.options.auto && ++this.conflictedBuilds <= 3) this.retryLater(this.options.idleDelayMs + 2000 * 2 ** this.conflictedBuilds);
       return emit({ kind: 'failed', reason: errorMessage(err) });
     } finally {
+      await pin?.release();
       await claim.release();
     }
   }
