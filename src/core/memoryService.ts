@@ -19,7 +19,7 @@ import type { MemoryPatch } from './store/patch';
 import { fromRawRow, isLegacy, type MemoryRecord, type SmartMetadata } from './store/schema';
 import { sqlInList } from './store/sql';
 import { readStoreMeta } from './store/storeMeta';
-import { validateCategory, validateId, validateImportance, validateMetadata, validateScope, validateText } from './store/validation';
+import { validateCategory, validateContext, validateId, validateImportance, validateMetadata, validateScope, validateText } from './store/validation';
 
 // ------------------------------------------------------------------------------------------ types
 
@@ -116,6 +116,12 @@ export interface StoreInput {
   importance?: number;
   /** Extra JSON metadata (≤ 256 KiB); smart fields (l0_abstract, …) are the upgrader's. */
   metadata?: Record<string, unknown>;
+  /**
+   * What came just before this memory, e.g. the preceding turn of the conversation it is part of:
+   * indexed for full-text search with it (a reply is found by the question it answers), never
+   * returned as its text. Same checks as `text`; empty means none.
+   */
+  context?: string;
   /** Store even when a near-duplicate exists in the same scope. */
   force?: boolean;
   /** Who stores it (default: the service's writer); host, pid and time are filled in. */
@@ -437,6 +443,7 @@ export class MemoryService implements Disposable {
     const scope = validateScope(input.scope ?? this.defaultStoreScope, 'scope');
     const category = validateCategory(input.category ?? 'cases', 'category');
     const importance = validateImportance(input.importance ?? 0.5, 'importance');
+    const context = validateContext(input.context, 'context');
     const metadata = checkOwnMetadata(validateMetadata(input.metadata, 'metadata'));
     if (this.source !== undefined && metadata.source === undefined) metadata.source = this.source;
     const writer = this.writerFor(input.writer);
@@ -454,7 +461,7 @@ export class MemoryService implements Disposable {
         return { status: 'duplicate', id: dup.record.id, duplicateOf: dup.record.id, similarity: dup.similarity, existing: toView(dup.record) };
       }
     }
-    const insert = (rowId: string) => this.memoryStore.insert([{ id: rowId, text, vector: vector!, scope, category, importance, metadata }], { priority: 'interactive', label: 'store memory' });
+    const insert = (rowId: string) => this.memoryStore.insert([{ id: rowId, text, vector: vector!, scope, category, importance, metadata, ...(context ? { context } : {}) }], { priority: 'interactive', label: 'store memory' });
     // Without a client id, the id comes from the content: a store that timed out on the lock sits in
     // the dead-letter queue with this id, so the agent's retry and a later replay land as one memory.
     let [result] = await insert(id ?? contentId(scope, text));

@@ -14,7 +14,7 @@ test('hybrid recall@5 is at least vector-only and FTS-only; the local embedder b
   assert.deepEqual(stored.map((s) => s.status), fixture.memories.map(() => 'stored'), 'no labelled memory is mistaken for a near-duplicate');
   // Real BM25 through LanceDB's FTS index, not the no-index fallback: build indexes now.
   await memory.memoryStore.optimize('quality test');
-  assert.ok((await memory.memoryStore.table.listIndices()).some((i) => i.columns.includes('text')), 'FTS index present');
+  assert.ok((await memory.memoryStore.table.listIndices()).some((i) => i.columns.includes('search_text')), 'FTS index present');
 
   const modes: RecallMode[] = ['hybrid', 'vector', 'fts'];
   const scores = await scoreRecall(memory, { k: 5, modes });

@@ -7,6 +7,7 @@ import { Field, FixedSizeList, Float32, Float64, Schema, Utf8 } from 'apache-arr
 import { MemoryStore } from '../../src/core/store/memoryStore';
 import { LOCK_DIR, LOCK_OWNER } from '../../src/core/concurrency/storeLock';
 import { META_FILE } from '../../src/core/store/storeMeta';
+import { CURRENT_SCHEMA_VERSION } from '../../src/core/store/schema';
 import { DLQ_FILE } from '../../src/core/store/deadLetterQueue';
 import { runWorker } from '../helpers/workers';
 import { deferCleanup, openTempStore, tempDir, vec } from '../helpers/tempStore';
@@ -121,7 +122,7 @@ test('a memory-lancedb-pro style table is migrated forward without losing a row 
   const store = await MemoryStore.open(dir, {});
   deferCleanup(t, () => store.close());
   assert.equal(store.dim, 8);
-  assert.equal(store.meta.schemaVersion, 1);
+  assert.equal(store.meta.schemaVersion, CURRENT_SCHEMA_VERSION);
   const p1 = (await store.get('p1'))!;
   assert.equal(p1.text, 'likes dark mode');
   assert.equal(p1.created_at, 1700000000000);
@@ -140,7 +141,7 @@ test('a store written by a newer schema version is refused with a clear message'
   await s.close();
   const meta = JSON.parse(readFileSync(join(dir, META_FILE), 'utf8'));
   writeFileSync(join(dir, META_FILE), JSON.stringify({ ...meta, schemaVersion: 99 }));
-  await assert.rejects(MemoryStore.open(dir, { dim: 8 }), /schema version 99, newer than this Memory Lane understands \(1\)/);
+  await assert.rejects(MemoryStore.open(dir, { dim: 8 }), /schema version 99, newer than this Memory Lane understands \(2\)/);
 });
 
 test('empty and 1 MB texts: the 1 MB text round-trips exactly, the empty one is refused', async (t) => {
@@ -151,15 +152,15 @@ test('empty and 1 MB texts: the 1 MB text round-trips exactly, the empty one is 
   await assert.rejects(store.insert([{ id: 'empty', text: '', vector: vec(1) }]), /text: must not be empty/);
 });
 
-test('maintenance builds the id and text indexes and compacts fragments without losing rows', async (t) => {
+test('maintenance builds the id and search-text indexes and compacts fragments without losing rows', async (t) => {
   const { store } = await openTempStore(t, { maintenance: { auto: false } });
   for (let i = 0; i < 20; i++) await store.insert([{ id: `m${i}`, text: `memory number ${i}`, vector: vec(i) }]);
   const before = await store.stats();
   const report = await store.optimize('test');
   const after = await store.stats();
   assert.ok(report.indexesCreated.includes('id (btree)'));
-  assert.ok(report.indexesCreated.includes('text (fts)'));
+  assert.ok(report.indexesCreated.includes('search_text (fts)'));
   assert.ok(after.fragments < before.fragments, `${before.fragments} → ${after.fragments}`);
   assert.equal(after.rows, 20);
-  assert.deepEqual(after.indexes.map((i) => i.columns[0]).sort(), ['id', 'scope', 'text']);
+  assert.deepEqual(after.indexes.map((i) => i.columns[0]).sort(), ['id', 'scope', 'search_text']);
 });

@@ -6,6 +6,7 @@ import { errorMessage } from '../errors';
 import { nullLogger, type Logger } from '../log';
 import type { MemoryStore } from '../store/memoryStore';
 import { fromRawRow, type MemoryRecord, type RawRow } from '../store/schema';
+import { SEARCH_TEXT_COLUMN } from '../store/searchText';
 import { sqlInList } from '../store/sql';
 import { DEFAULT_RANKING_WEIGHTS, diversify, importanceFactor, normalizedRrf, reciprocalRankFusion, recencyFactor, RRF_K, type RankingWeights, type Why } from './fusion';
 import { bm25Rank } from './lexicalFallback';
@@ -233,7 +234,8 @@ export class HybridSearch {
    */
   private async ftsCandidates(text: string, filter: string | undefined, k: number, notes: string[]): Promise<MemoryRecord[] | undefined> {
     try {
-      let query = this.store.table.query().fullTextSearch(new MatchQuery(text, 'text')).select(COLUMNS).limit(k);
+      // The derived search text: the memory's text, its context and its date (store/searchText.ts).
+      let query = this.store.table.query().fullTextSearch(new MatchQuery(text, SEARCH_TEXT_COLUMN)).select(COLUMNS).limit(k);
       if (filter) query = query.where(filter);
       return ((await query.toArray()) as RawRow[]).map(fromRawRow);
     } catch (err) {
@@ -246,7 +248,7 @@ export class HybridSearch {
       return undefined;
     }
     notes.push('no full-text index yet; ranked words in memory (BM25 fallback)');
-    const docs = (await this.store.rows(filter, { columns: ['id', 'text'] })).map((r) => ({ id: String(r.id), text: String(r.text ?? '') }));
+    const docs = (await this.store.rows(filter, { columns: ['id', SEARCH_TEXT_COLUMN] })).map((r) => ({ id: String(r.id), text: String(r[SEARCH_TEXT_COLUMN] ?? '') }));
     const top = bm25Rank(text, docs, k);
     if (top.length === 0) return [];
     const found = await this.store.getMany(top.map((t) => t.id));

@@ -2,6 +2,7 @@ import { Index, type Table } from '@lancedb/lancedb';
 import { failpoint } from '../failpoints';
 import type { Logger } from '../log';
 import { retryCommit } from './commitRetry';
+import { SEARCH_TEXT_COLUMN } from './searchText';
 import { oldestPinnedVersion, pruneCutoff } from './readPins';
 
 /** Longer than any short read (a recall, a get, a page, a stats scan) takes, on a loaded laptop too. */
@@ -35,7 +36,7 @@ export interface MaintenanceReport {
  * Runs only under the store lock (called by the store's committer): `optimize()` is a commit like
  * any other and races writers in other processes otherwise (docs/lessons.md#optimize-under-the-lock). Never `deleteUnverified`:
  * it can corrupt tables (docs/lancedb.md#version-cleanup-and-readers). Identity lookups must be index-backed (docs/lessons.md#identity-lookups-are-index-backed): the BTREE on
- * `id` and the FTS index on `text` are created here once the table has rows.
+ * `id` and the FTS index on `search_text` are created here once the table has rows.
  */
 export async function runMaintenance(table: Table, options: MaintenanceOptions, log: Logger): Promise<MaintenanceReport> {
   const started = Date.now();
@@ -63,15 +64,27 @@ export async function runMaintenance(table: Table, options: MaintenanceOptions, 
 
 export async function ensureIndexes(table: Table, log: Logger): Promise<string[]> {
   if ((await table.countRows()) === 0) return [];
-  const present = new Set((await table.listIndices()).flatMap((i) => i.columns));
+  const indices = await table.listIndices();
+  const present = new Set(indices.flatMap((i) => i.columns));
   const created: string[] = [];
   if (!present.has('id')) {
     await table.createIndex('id', { config: Index.btree() });
     created.push('id (btree)');
   }
-  if (!present.has('text')) {
-    await table.createIndex('text', { config: Index.fts() });
-    created.push('text (fts)');
+  // Full-text search reads the derived search text (store/searchText.ts); a table without that
+  // column (not migrated: only a foreign caller's) keeps its index on `text`.
+  const ftsColumn = (await table.schema()).fields.some((f) => f.name === SEARCH_TEXT_COLUMN) ? SEARCH_TEXT_COLUMN : 'text';
+  if (!present.has(ftsColumn)) {
+    await table.createIndex(ftsColumn, { config: Index.fts() });
+    created.push(`${ftsColumn} (fts)`);
+  }
+  // A schema-v1 store's FTS index on `text`: recall no longer searches it, it would only cost upkeep
+  // at every optimize. Dropped once its replacement exists.
+  if (ftsColumn !== 'text') {
+    for (const old of indices.filter((i) => i.columns.includes('text') && /fts|inverted/i.test(i.indexType))) {
+      await table.dropIndex(old.name);
+      created.push(`dropped ${old.name} (fts on text)`);
+    }
   }
   // Every recall prefilters by scope; without an index that filter scans the column and doubled
   // vector search (5 → 2.6 ms ANN, 9 → 2.6 ms flat) and FTS (11 → 1.7 ms) times at 10k rows. ~6 ms to build.

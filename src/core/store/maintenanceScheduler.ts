@@ -2,6 +2,7 @@ import type { Table } from '@lancedb/lancedb';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { MaintenanceOptions, MaintenanceReport } from './maintenance';
+import { SEARCH_TEXT_COLUMN } from './searchText';
 
 export interface MaintenanceSchedule extends MaintenanceOptions {
   /** Maintenance after this many commits of this process (default 200). */
@@ -51,7 +52,7 @@ export class MaintenanceScheduler {
     this.indexesKnownPresent = true;
     try {
       const columns = new Set((await this.table().listIndices()).flatMap((i) => i.columns));
-      if (!columns.has('id') || !columns.has('text') || !columns.has('scope')) await this.optimize('build indexes');
+      if (!columns.has('id') || !columns.has(SEARCH_TEXT_COLUMN) || !columns.has('scope')) await this.optimize('build indexes');
     } catch (err) {
       this.indexesKnownPresent = false;
       this.log.warn(`index check failed: ${errorMessage(err)}`);

@@ -38,3 +38,25 @@ export async function migrateToV1(table: Table, log: Logger): Promise<string[]> 
   }
   return missing.map((c) => c.name);
 }
+
+/**
+ * Schema v2: `context` (what the caller gave as the memory's preceding turn or message; none for
+ * rows written before) and `search_text`, what the full-text index reads (store/searchText.ts). Rows
+ * written before get their text as search text: the same words they were found by until now (no
+ * context; the date joins it the next time a row is written). Maintenance then moves the FTS index
+ * from `text` to `search_text` (maintenance.ts `ensureIndexes`).
+ */
+const V2_COLUMNS: Array<{ name: string; valueSql: string }> = [
+  { name: 'context', valueSql: "CAST('' AS STRING)" },
+  { name: 'search_text', valueSql: 'text' },
+];
+
+export async function migrateToV2(table: Table, log: Logger): Promise<string[]> {
+  const present = new Set((await table.schema()).fields.map((f) => f.name));
+  const missing = V2_COLUMNS.filter((c) => !present.has(c.name));
+  if (missing.length > 0) {
+    await table.addColumns(missing.map((c) => ({ name: c.name, valueSql: c.valueSql })));
+    log.info(`migrated table to schema v2: added ${missing.map((c) => c.name).join(', ')}`);
+  }
+  return missing.map((c) => c.name);
+}

@@ -4,7 +4,7 @@ import type { Connection, Table } from '@lancedb/lancedb';
 import type { StoreLock } from '../concurrency/storeLock';
 import { DimensionMismatchError, StoreMetaError, StoreUnavailableError, ValidationError, errorMessage } from '../errors';
 import type { Logger } from '../log';
-import { migrateToV1, vectorDimensionOf } from './migrations';
+import { migrateToV1, migrateToV2, vectorDimensionOf } from './migrations';
 import { CURRENT_SCHEMA_VERSION, MEMORIES_TABLE, memoriesSchema } from './schema';
 import { readStoreMeta, writeStoreMeta, type StoreMeta } from './storeMeta';
 
@@ -25,7 +25,7 @@ export async function openMemoriesTable(root: string, options: OpenTableOptions,
   let meta = await readStoreMeta(root);
   const db = await lancedb.connect(root, { readConsistencyInterval: 0 });
   let table: Table | undefined;
-  if (meta && (await db.tableNames()).includes(MEMORIES_TABLE)) {
+  if (meta && meta.schemaVersion >= CURRENT_SCHEMA_VERSION && (await db.tableNames()).includes(MEMORIES_TABLE)) {
     table = await db.openTable(MEMORIES_TABLE);
   } else {
     if (options.create === false && !(await db.tableNames()).includes(MEMORIES_TABLE)) {
@@ -74,9 +74,15 @@ async function createOrMigrate(db: Connection, root: string, options: OpenTableO
     if (!meta) {
       // A table without our meta file: an earlier layout or a foreign (memory-lancedb-pro) table.
       await migrateToV1(table, log);
+      await migrateToV2(table, log);
       const dim = await vectorDimensionOf(table);
       if (!dim) throw new StoreMetaError(`The table in ${root} has no fixed-size vector column; it cannot be used as a memory store`);
       meta = { schemaVersion: CURRENT_SCHEMA_VERSION, dim, embedder: options.embedder ?? 'unknown', createdAt: Date.now(), migratedAt: Date.now() };
+      await writeStoreMeta(root, meta);
+    } else if (meta.schemaVersion < CURRENT_SCHEMA_VERSION) {
+      // Re-checked under the lock: another process may have migrated it meanwhile (then nothing is missing).
+      await migrateToV2(table, log);
+      meta = { ...meta, schemaVersion: CURRENT_SCHEMA_VERSION, migratedAt: Date.now() };
       await writeStoreMeta(root, meta);
     }
     return { table, meta };
@@ -87,8 +93,8 @@ async function createOrMigrate(db: Connection, root: string, options: OpenTableO
   // them, every maintenance that compacted indexed fragments rewrote the HNSW index under the lock:
   // 4.3–8.2 s at 10k rows, 129 ms with them (retrieval/vectorIndex.ts). Only tables created from now on.
   const table = await db.createEmptyTable(MEMORIES_TABLE, memoriesSchema(dim), { existOk: true, storageOptions: { new_table_enable_stable_row_ids: 'true' } });
-  if (!meta) {
-    meta = { schemaVersion: CURRENT_SCHEMA_VERSION, dim, embedder: options.embedder ?? 'unknown', createdAt: Date.now() };
+  if (!meta || meta.schemaVersion < CURRENT_SCHEMA_VERSION) {
+    meta = { ...(meta ?? { dim, embedder: options.embedder ?? 'unknown', createdAt: Date.now() }), schemaVersion: CURRENT_SCHEMA_VERSION };
     await writeStoreMeta(root, meta);
   }
   log.info(`created store at ${root} (dim ${dim})`);

@@ -1,10 +1,11 @@
 import { Field, FixedSizeList, Float32, Float64, Int64, Schema, Utf8 } from 'apache-arrow';
+import { searchTextOf } from './searchText';
 
 /** The table every store keeps its memories in. */
 export const MEMORIES_TABLE = 'memories';
 
-/** Bumped whenever the table layout changes; see migrations.ts. */
-export const CURRENT_SCHEMA_VERSION = 1;
+/** Bumped whenever the table layout changes; see migrations.ts. (2: the `context` and `search_text` columns.) */
+export const CURRENT_SCHEMA_VERSION = 2;
 
 export const CATEGORIES = ['profile', 'preferences', 'entities', 'events', 'cases', 'patterns'] as const;
 export type Category = (typeof CATEGORIES)[number];
@@ -59,6 +60,12 @@ export interface MemoryRecord {
   rev: number;
   metadata: SmartMetadata;
   /**
+   * What came just before this memory when it was written (the preceding turn or message), as the
+   * caller gave it: indexed for full-text search with the text (store/searchText.ts), never part of
+   * the text a recall returns. Kept through updates.
+   */
+  context?: string;
+  /**
    * Token of the commit that last wrote this row. After a conflicting commit it tells, without
    * ambiguity, whether our write landed: comparing contents cannot (another writer's commuting
    * increment can produce exactly the state we planned). Stored inside the metadata JSON as
@@ -86,6 +93,10 @@ export function memoriesSchema(dim: number): Schema {
     new Field('updated_at', new Int64(), false),
     new Field('rev', new Int64(), false),
     new Field('metadata', new Utf8(), false),
+    // Schema v2 (migrations.ts adds them to older tables, nullable as added columns are).
+    new Field('context', new Utf8(), true),
+    /** Derived from text, context and created_at at every write (store/searchText.ts); the FTS index is on it. */
+    new Field('search_text', new Utf8(), true),
   ]);
 }
 
@@ -112,6 +123,7 @@ export function fromRawRow(raw: RawRow): MemoryRecord {
     updated_at: Number(raw.updated_at ?? 0),
     rev: Number(raw.rev ?? 0),
     metadata,
+    ...(typeof raw.context === 'string' && raw.context ? { context: raw.context } : {}),
     ...(commit ? { commit } : {}),
   };
 }
@@ -141,5 +153,7 @@ export function toRawRow(record: MemoryRecord): RawRow {
     updated_at: BigInt(Math.trunc(record.updated_at)),
     rev: BigInt(record.rev),
     metadata: JSON.stringify(record.commit ? { ...record.metadata, [COMMIT_KEY]: record.commit } : record.metadata),
+    context: record.context ?? '',
+    search_text: searchTextOf(record),
   };
 }

@@ -102,7 +102,18 @@ export function validateNewMemory(row: NewMemory, dim: number, now: number, at =
     updated_at: now,
     rev: 1,
     metadata: { ...validateMetadata(row.metadata, `${at}metadata`) } as MemoryRecord['metadata'],
+    ...withContext(validateContext(row.context, `${at}context`)),
   };
+}
+
+/** Optional context of a memory (MemoryRecord.context): absent, empty or blank means none; otherwise checked like text. */
+export function validateContext(value: unknown, field = 'context'): string | undefined {
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) return undefined;
+  return validateText(value, field);
+}
+
+function withContext(context: string | undefined): { context?: string } {
+  return context === undefined ? {} : { context };
 }
 
 /** A patch, checked field by field; vectors and categories are normalised in place. */

@@ -27,12 +27,12 @@ export interface StoreCopyResult {
   ms: number;
 }
 
-const COLUMNS = ['id', 'text', 'category', 'scope', 'importance', 'created_at', 'updated_at', 'rev', 'metadata'];
+const COLUMNS = ['id', 'text', 'category', 'scope', 'importance', 'created_at', 'updated_at', 'rev', 'metadata', 'context'];
 
 /**
  * Re-embedding into a new dimension: copies every memory of `source` into `target` (a store opened
  * with the new dimension) with vectors from `embed`, keeping ids, text, category, scope,
- * importance, created_at and metadata. The source is only read, so agents keep working on it
+ * importance, created_at, metadata and context. The source is only read, so agents keep working on it
  * meanwhile; embeddings are computed outside any lock; each page is one background insert into the
  * target. Resumable and idempotent: ids already in the target are skipped before embedding.
  *
@@ -69,6 +69,7 @@ export async function copyIntoNewStore(source: MemoryStore, target: MemoryStore,
         importance: r.importance,
         created_at: r.created_at,
         metadata: { ...r.metadata, embedding_model: options.model, embedded_at: now },
+        ...(r.context ? { context: r.context } : {}),
       }));
     } catch (err) {
       if (signal.aborted) { result.cancelled = true; break; }
