@@ -81,6 +81,10 @@ test('below the pass mark the builder climbs the ladder, and every process recal
   deferCleanup(t, () => other.close());
   assert.deepEqual((await other.stats()).vectorIndex.queryParams, { nprobes: 4 });
   assert.equal(other.vectorIndexSelfCheck?.recallAt10, check.recallAt10);
+  // The CLI's stats show the same verdict.
+  const cliStats = await cli(['--db', dir, 'stats', '--json']);
+  assert.equal(cliStats.code, 0, cliStats.stderr);
+  assert.equal(cliStats.json.vectorIndex.selfCheck.recallAt10, check.recallAt10);
 });
 
 test('an index found without a self-check record (built before it, or by hand) is checked on the next trigger and replaced when bad', async (t) => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors';
 import { describeHolder } from '../../core/errors';
+import { describeIndex, describeQuery, readVectorIndexSelfCheck } from '../../core/retrieval/vectorIndex';
 import { tokenSummary, type PeriodTotals } from '../../core/usage';
 import type { CliContext } from '../context';
 import { formatBytes, table, truncate } from '../output';
@@ -17,12 +18,14 @@ export function registerHealthCommands(program: Command, run: Run): void {
       const price = o.pricePer1k === undefined ? undefined : Number(o.pricePer1k);
       if (price !== undefined && (!Number.isFinite(price) || price < 0)) throw new ValidationError('--price-per-1k', `must be a number ≥ 0, got ${JSON.stringify(o.pricePer1k)}`);
       const [base, tokens] = await Promise.all([store.stats(), tokenSummary(store.dir, price ? { pricePer1k: price } : {})]);
-      const stats = { ...base, tokens };
+      const selfCheck = readVectorIndexSelfCheck(store.dir);
+      const stats = { ...base, tokens, ...(selfCheck ? { vectorIndex: { selfCheck } } : {}) };
       ctx.out.result(stats, (s) => [
         `store      ${s.dir}`,
         `memories   ${s.rows} (${s.legacy} legacy)   dim ${s.dim}   embedder ${s.embedder}   schema v${s.schemaVersion}`,
         `disk       ${formatBytes(s.diskBytes)}   versions ${s.versions}   fragments ${s.fragments} (${s.smallFragments} small)`,
         `indexes    ${s.indexes.map((i) => `${i.columns.join(',')} (${i.type})`).join(', ') || 'none yet'}`,
+        ...(s.vectorIndex ? [`ann check  recall@10 ${s.vectorIndex.selfCheck.recallAt10} over ${s.vectorIndex.selfCheck.sample} rows · ${s.vectorIndex.selfCheck.dropped ? 'index dropped (brute force)' : `${describeIndex(s.vectorIndex.selfCheck.params.index)} · ${describeQuery(s.vectorIndex.selfCheck.params.query)}`}`] : []),
         `dead letters ${s.deadLetters}   lock ${s.lock.held ? `held by ${describeHolder(s.lock.holder)}` : 'free'}`,
         `tokens     today ${periodText(s.tokens.today)}   last 30 days ${periodText(s.tokens.last30Days)}`,
         ...(s.tokens.last30Days.byModel.length ? ['', table(s.tokens.last30Days.byModel.map((m) => [m.purpose, `${m.provider}${m.model ? `/${m.model}` : ''}`, String(m.in), String(m.out), String(m.calls), m.estimatedCalls ? `${m.estimatedCalls} estimated` : '']), ['30 days', 'model', 'tokens in', 'out', 'calls', ''])] : []),

@@ -237,6 +237,16 @@ interface IndexRecord {
 }
 
 const RECORD_FILE = 'vector-index.json';
+
+/** The last self-check recorded beside a store (for readers without a builder: the CLI's `stats`). */
+export function readVectorIndexSelfCheck(dir: string): VectorIndexSelfCheck | undefined {
+  try {
+    const value = JSON.parse(readFileSync(join(dir, RECORD_FILE), 'utf8')) as IndexRecord;
+    return value?.version === 1 ? value.selfCheck : undefined;
+  } catch {
+    return undefined;
+  }
+}
 /** A recall re-reads the record at most this often (another process may have rebuilt the index). */
 const RECORD_CHECK_MS = 1000;
 const DEFAULT_QUERY: VectorQueryParams = { ef: 150 };
