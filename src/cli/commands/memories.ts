@@ -51,9 +51,10 @@ export function registerMemoryCommands(program: Command, run: Run): void {
     .option('--category <category>', 'profile, preferences, entities, events, cases, patterns')
     .option('--importance <x>', '0..1 (default 0.5)', number('--importance', 0, 1))
     .option('--force', 'store even when a near-duplicate exists in the same scope')
-    .action((o: { text: string; id?: string; scope?: string; category?: string; importance?: number; force?: boolean }) => run(async (ctx) => {
+    .option('--context <text>', 'what the memory came after (e.g. the message it answers): indexed for search, never returned as the memory')
+    .action((o: { text: string; id?: string; scope?: string; category?: string; importance?: number; force?: boolean; context?: string }) => run(async (ctx) => {
       const service = await ctx.openService({ create: true });
-      const r = await service.store({ text: o.text, id: o.id, scope: o.scope ?? 'global', category: o.category, importance: o.importance, force: o.force });
+      const r = await service.store({ text: o.text, id: o.id, scope: o.scope ?? 'global', category: o.category, importance: o.importance, force: o.force, context: o.context });
       const value = r.status === 'duplicate' ? { id: r.existing.id, duplicateOf: r.duplicateOf, similarity: r.similarity, stored: false } : { id: r.id, stored: r.status === 'stored', ...(r.status === 'exists' ? { existed: true } : {}) };
       ctx.out.result(value, () => r.status === 'duplicate' ? `not stored: near-duplicate of ${r.duplicateOf} (similarity ${r.similarity.toFixed(3)}); use --force to store anyway` : `${r.status === 'exists' ? 'already stored' : 'stored'} ${r.id}`);
     })());

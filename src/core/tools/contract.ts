@@ -62,7 +62,7 @@ export interface ToolContract {
   vscode?: VscodeToolFields;
 }
 
-export interface StoreToolInput { text: string; id?: string; scope?: string; category?: string; importance?: number; force?: boolean }
+export interface StoreToolInput { text: string; id?: string; scope?: string; category?: string; importance?: number; force?: boolean; context?: string }
 export interface RecallToolInput { query: string; limit?: number; scope?: string; category?: string; minScore?: number; full?: boolean }
 export interface UpdateToolInput { id: string; text?: string; importance?: number; category?: string; scope?: string }
 export interface ForgetToolInput { id?: string; query?: string; limit?: number; confirm?: boolean }
@@ -123,6 +123,7 @@ export const MEMORY_TOOLS: readonly ToolContract[] = [
       scope: storeScope,
       id: { type: 'string', description: 'Your own id for it: storing the same id and text again is a no-op, so a retry is safe.' },
       force: { type: 'boolean', description: 'Store even though a near-duplicate exists in the same scope.' },
+      context: { type: 'string', description: 'Optional: what the memory came after (e.g. the message it answers), so a later search finds it by those words too; it is indexed, never returned as the memory.' },
     },
     required: ['text'],
     vscode: { displayName: 'Store Memory', toolReferenceName: 'remember', icon: '$(save)', userDescription: 'Store a long-term memory in Memory Lane.' },

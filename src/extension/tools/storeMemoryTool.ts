@@ -22,8 +22,8 @@ export class StoreMemoryTool extends MemoryTool<StoreMemoryInput> {
   async invoke(options: vscode.LanguageModelToolInvocationOptions<StoreMemoryInput>, token: vscode.CancellationToken): Promise<vscode.LanguageModelToolResult> {
     return this.run(options.input, token, async (signal) => {
       const service = await this.connection.service();
-      const { text, category, importance, id, force } = options.input;
-      const r = await service.store({ text, category, importance, id, force, scope: this.scope(options.input.scope), writer: lmToolWriter(options), signal });
+      const { text, category, importance, id, force, context } = options.input;
+      const r = await service.store({ text, category, importance, id, force, context, scope: this.scope(options.input.scope), writer: lmToolWriter(options), signal });
       const ws = this.connection.workspaceScope;
       if (r.status === 'duplicate') {
         return `Not stored: memory [${r.duplicateOf}] (${scopeLabel(r.existing.scope, ws)}) already says nearly the same (similarity ${r.similarity.toFixed(2)}). Update it with ${Tools.update}, or store again with force: true.`;
