@@ -16,6 +16,15 @@ async function fingerprint(dir: string): Promise<string> {
   return lines.sort().join('\n');
 }
 
+/** A fingerprint without what a successful recall counts (injected_count, last_injected_at, the revision): bookkeeping, not content. */
+function withoutRecallCounters(fingerprint: string): string {
+  return fingerprint.split('\n').map((l) => {
+    const { rev: _r, ...rest } = JSON.parse(l);
+    const { injected_count: _i, last_injected_at: _l, ...metadata } = rest.metadata ?? {};
+    return JSON.stringify({ ...rest, metadata });
+  }).sort().join('\n');
+}
+
 async function seededStore(t: Parameters<typeof tempDir>[0]): Promise<string> {
   const dir = tempDir(t);
   const service = await MemoryService.open({ dir, vectorIndex: { auto: false } });
@@ -60,12 +69,13 @@ test('bad input catalogue: the CLI refuses each with exit 1 and a reason naming 
     assert.match(r.stderr, reason, `${name}: stderr was ${r.stderr}`);
     assert.ok(r.json?.error?.message, `${name}: --json must still print {error} on stdout, got ${r.stdout}`);
   }
-  // Injection text as a query is just a query: it runs and changes nothing.
+  assert.equal(await fingerprint(dir), before, 'no refused call changed anything');
+  // Injection text as a query is just a query: it runs and changes no memory (it may count what it returned).
   const q = await cli(['--db', dir, 'recall', injection, '--json']);
   assert.equal(q.code, 0, q.stderr);
   const preview = await cli(['--db', dir, 'forget', '--query', 'tabs', '--json']);
   assert.equal(preview.json.deleted, 0);
-  assert.equal(await fingerprint(dir), before);
+  assert.equal(withoutRecallCounters(await fingerprint(dir)), withoutRecallCounters(before));
   const verify = await cli(['--db', dir, 'verify', '--json']);
   assert.equal(verify.json.ok, true);
 });
@@ -95,10 +105,13 @@ test('bad input catalogue: MCP tools answer bad arguments with a tool error nami
     assert.equal(r.isError, true, `${name}: expected a tool error`);
     assert.match(r.content.map((c) => c.text).join(' '), reason, name);
   }
-  const ok = await callTool(client, 'memory_recall', { query: injection });
-  assert.ok(Array.isArray(ok.results));
   await close();
-  assert.equal(await fingerprint(dir), before);
+  assert.equal(await fingerprint(dir), before, 'no refused call changed anything');
+  const again = await connectMcp(dir);
+  const ok = await callTool(again.client, 'memory_recall', { query: injection });
+  assert.ok(Array.isArray(ok.results));
+  await again.close();
+  assert.equal(withoutRecallCounters(await fingerprint(dir)), withoutRecallCounters(before));
 });
 
 test('bad input catalogue: import files that are empty, binary or malformed are reported by line, the rest imported, nothing else touched', async (t) => {
