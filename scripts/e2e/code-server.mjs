@@ -42,16 +42,13 @@ export function installExtension(install, stateDir, vsix) {
 }
 
 /**
- * Starts code-server with its own user-data, extensions and XDG folders under `stateDir`.
- * `--vscode-option=enable-smoke-test-driver` matters: VS Code >= ~1.10x ignores the ?payload= that
- * makes the window an Extension Development Host unless the smoke-test driver is on (docs/e2e.md#the-smoke-test-driver-flag).
- * @param {{ node: string, entry: string }} install  from ensureVSCodeServer()
- * @param {{ stateDir: string, folder: string, env?: Record<string,string>, port?: number, logFile?: string }} opts
+ * The user settings of every window of this server (user-data/User/settings.json): a quiet workbench,
+ * no welcome page, tips, update checks, telemetry or chat, plus `overrides`. A window reads them when
+ * it opens, so a later phase can rewrite them before opening its own window.
  */
-export async function startCodeServer(install, { stateDir, folder, env = {}, port, logFile }) {
-  const { userData, extensions, xdg } = stateFolders(stateDir);
-  for (const d of [join(userData, 'User'), extensions, xdg, folder]) mkdirSync(d, { recursive: true });
-  // A quiet workbench: no welcome page, tips, update checks or telemetry.
+export function writeUserSettings(stateDir, overrides = {}) {
+  const { userData } = stateFolders(stateDir);
+  mkdirSync(join(userData, 'User'), { recursive: true });
   writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,
@@ -62,7 +59,21 @@ export async function startCodeServer(install, { stateDir, folder, env = {}, por
     'chat.disableAIFeatures': true,
     'workbench.secondarySideBar.defaultVisibility': 'hidden',
     'git.openRepositoryInParentFolders': 'never',
+    ...overrides,
   }, null, 2));
+}
+
+/**
+ * Starts code-server with its own user-data, extensions and XDG folders under `stateDir`.
+ * `--vscode-option=enable-smoke-test-driver` matters: VS Code >= ~1.10x ignores the ?payload= that
+ * makes the window an Extension Development Host unless the smoke-test driver is on (docs/e2e.md#the-smoke-test-driver-flag).
+ * @param {{ node: string, entry: string }} install  from ensureVSCodeServer()
+ * @param {{ stateDir: string, folder: string, env?: Record<string,string>, port?: number, logFile?: string, settings?: Record<string,unknown> }} opts
+ */
+export async function startCodeServer(install, { stateDir, folder, env = {}, port, logFile, settings = {} }) {
+  const { userData, extensions, xdg } = stateFolders(stateDir);
+  for (const d of [join(userData, 'User'), extensions, xdg, folder]) mkdirSync(d, { recursive: true });
+  writeUserSettings(stateDir, settings);
 
   port ??= await freePort();
   logFile ??= join(stateDir, 'code-server.log');
@@ -99,13 +110,15 @@ export async function startCodeServer(install, { stateDir, folder, env = {}, por
 }
 
 /**
- * The workbench URL that opens `folder` as an Extension Development Host for `extensionDevelopmentPath`,
+ * The workbench URL that opens `folder` as an Extension Development Host for `extensionDevelopmentPath`
+ * (a path, or an array of them),
  * and, with `extensionTestsPath`, runs that module's run() in the extension host.
  */
 export function workbenchUrl(server, { extensionDevelopmentPath, extensionTestsPath } = {}) {
   const remote = (p) => `vscode-remote://${server.authority}${encodeURI(p)}`;
   if (!extensionDevelopmentPath) return `${server.origin}/?folder=${encodeURIComponent(server.folder)}`;
-  const payload = [['extensionDevelopmentPath', remote(extensionDevelopmentPath)]];
+  // Several development paths load several extensions: the workbench collects every entry of the key.
+  const payload = [extensionDevelopmentPath].flat().map((p) => ['extensionDevelopmentPath', remote(p)]);
   if (extensionTestsPath) payload.push(['extensionTestsPath', remote(extensionTestsPath)]);
   return `${server.origin}/?folder=${encodeURIComponent(server.folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }

@@ -9,9 +9,12 @@
 //      JSON file, and the workbench reports the end through window.codeAutomationExit(code).
 //   4. UI phase: a fresh window with the extension loaded; the Playwright cases of
 //      out/test/e2e/workbench.ui.js click through it and save screenshots to test-results/e2e/.
-//   5. Packaged-VSIX phase: `npm run package`, `code-server --install-extension` into a fresh profile,
+//   5. Chat phase: chat turned on (chat.disableAIFeatures false) and, beside Memory Lane, the test-only
+//      extension test/e2e/chat-model-stub, which registers a local chat model; the Playwright cases of
+//      out/test/e2e/chat.ui.js send @memory requests through the chat view (see runChatUiChecks).
+//   6. Packaged-VSIX phase: `npm run package`, `code-server --install-extension` into a fresh profile,
 //      and a plain window (no development path) in which the installed extension must activate.
-//   6. test-results/e2e-summary.json = { passed, failed, cases }: one entry per named case.
+//   7. test-results/e2e-summary.json = { passed, failed, cases }: one entry per named case.
 //
 // Usage: node scripts/e2e/run.mjs [--build] [--skip-vsix] [--verbose] [--keep] [--update-media]
 //   --build    rebuild dist/ and out/ first (scripts/test.mjs has already built them)
@@ -26,12 +29,12 @@
 // every upgrade after its third batch for 3 s, so the UI case can photograph an upgrade in progress and
 // the extension-host case's concurrent writers surely overlap the upgrade (src/core/failpoints.ts).
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import { installExtension, startCodeServer, workbenchUrl } from './code-server.mjs';
+import { installExtension, startCodeServer, workbenchUrl, writeUserSettings } from './code-server.mjs';
 import { chromiumArgs, chromiumPath, paths, repoRoot } from './config.mjs';
 import { ensureVSCodeServer } from './setup.mjs';
 
@@ -51,6 +54,8 @@ const hostResultsFile = join(resultsDir, 'extension-host.json');
 const testOut = join(repoRoot, process.env.TEST_OUTDIR || 'out');
 const testsModule = join(testOut, 'test', 'e2e', 'index.js');
 const uiModule = join(testOut, 'test', 'e2e', 'workbench.ui.js');
+const chatUiModule = join(testOut, 'test', 'e2e', 'chat.ui.js');
+const chatModelStub = join(repoRoot, 'test', 'e2e', 'chat-model-stub');
 const mediaDir = join(repoRoot, 'media');
 const UPGRADE_PAUSE_FAILPOINT = 'upgrade.afterBatch.3=pause:3000';
 const EXTENSION_TESTS_TIMEOUT_MS = 180_000;
@@ -66,7 +71,7 @@ function record(suite, name, ok, ms, error) {
 }
 
 function ensureBuilt() {
-  const built = existsSync(testsModule) && existsSync(uiModule) && existsSync(join(repoRoot, 'dist', 'extension.js'));
+  const built = existsSync(testsModule) && existsSync(uiModule) && existsSync(chatUiModule) && existsSync(join(repoRoot, 'dist', 'extension.js'));
   if (built && !opts.build) return;
   log('building (esbuild --tests)');
   const r = spawnSync(process.execPath, ['esbuild.config.mjs', '--tests'], { cwd: repoRoot, stdio: 'inherit' });
@@ -123,16 +128,18 @@ async function runExtensionHostTests(browser, server) {
   }
 }
 
-/** Phase 2: the Playwright cases (test/e2e/workbench.ui.ts) against a fresh window with the extension. */
-async function runUiChecks(browser, server, storePath) {
-  const suite = 'workbench UI';
-  const { uiCases } = createRequire(import.meta.url)(uiModule);
+/**
+ * Phase 2 (test/e2e/workbench.ui.ts) and phase 3 (test/e2e/chat.ui.ts): Playwright cases against a
+ * fresh window with the extension(s) of `extensionDevelopmentPath` loaded.
+ */
+async function runUiChecks(browser, server, storePath, { suite = 'workbench UI', cases = () => createRequire(import.meta.url)(uiModule).uiCases, extensionDevelopmentPath = repoRoot, shotPrefix = '' } = {}) {
+  const uiCases = cases();
   const { context, page } = await newPage(browser);
   const screenshot = screenshotter(page);
   try {
-    await page.goto(workbenchUrl(server, { extensionDevelopmentPath: repoRoot }));
+    await page.goto(workbenchUrl(server, { extensionDevelopmentPath }));
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    log('workbench open; running the UI cases');
+    log(`workbench open; running the ${suite} cases`);
     for (const [i, uiCase] of uiCases.entries()) {
       const t0 = Date.now();
       const notes = []; // printed under the case's result line
@@ -140,14 +147,39 @@ async function runUiChecks(browser, server, storePath) {
         await uiCase.run(page, { log: (m) => notes.push(m), screenshot, storePath, repoRoot });
         record(suite, uiCase.name, true, Date.now() - t0);
       } catch (e) {
-        const shot = await screenshot(`failure-${i + 1}.png`).catch(() => undefined);
+        const shot = await screenshot(`${shotPrefix}failure-${i + 1}.png`).catch(() => undefined);
         record(suite, uiCase.name, false, Date.now() - t0, `${e.message}${shot ? `\nscreenshot: ${shot}` : ''}`);
       }
       for (const note of notes) console.log(`      ${note}`);
     }
-    await screenshot('workbench.png');
+    await screenshot(`${shotPrefix}workbench.png`);
   } finally {
     await context.close();
+  }
+}
+
+/**
+ * Phase 3: @memory through the chat view. The workbench runs a participant only with a chat model
+ * (the extension host throws "Language model unavailable" otherwise) and shows the chat view only with
+ * chat.disableAIFeatures off; offline and signed out, the model comes from the test-only extension
+ * test/e2e/chat-model-stub. Both extensions load from one development folder that links to each:
+ * given two `extensionDevelopmentPath` entries, code-server 4.139.1 loads only the last one.
+ */
+async function runChatUiChecks(browser, server, runDir, storePath) {
+  const devDir = join(runDir, 'chat-extensions');
+  mkdirSync(devDir, { recursive: true });
+  symlinkSync(repoRoot, join(devDir, 'memory-lane'), 'dir');
+  symlinkSync(chatModelStub, join(devDir, 'chat-model-stub'), 'dir');
+  writeUserSettings(runDir, { 'chat.disableAIFeatures': false });
+  try {
+    await runUiChecks(browser, server, storePath, {
+      suite: 'chat UI',
+      cases: () => createRequire(import.meta.url)(chatUiModule).chatUiCases,
+      extensionDevelopmentPath: devDir,
+      shotPrefix: 'chat-',
+    });
+  } finally {
+    writeUserSettings(runDir);
   }
 }
 
@@ -244,6 +276,7 @@ async function main() {
     browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs], headless: true });
     await runExtensionHostTests(browser, server);
     await runUiChecks(browser, server, storePath);
+    await runChatUiChecks(browser, server, runDir, storePath);
     if (opts['update-media']) updateMedia();
     if (!opts['skip-vsix']) await runVsixChecks(browser, install, runDir);
   } finally {
