@@ -257,9 +257,14 @@ export const uiCases: UiCase[] = [
       const expand = async (row: Locator) => { if ((await row.first().getAttribute('aria-expanded')) === 'false') await row.first().click(); };
       const recent = pane.locator('.monaco-list-row', { hasText: 'Stored recently' });
       await expectVisible(recent, 'the Stored recently node', 10_000);
-      await expand(recent);
       const group = pane.locator('.monaco-list-row', { hasText: 'mcp · mcp-e2e-agent 1.0.0' });
-      await expectVisible(group, 'the MCP client\'s group under Stored recently', 15_000);
+      // The view refreshes when the MCP server's commits are noticed; a refresh that lands while the
+      // node is being expanded can leave it collapsed, so keep it expanded until the group shows.
+      for (const deadline = Date.now() + 20_000; !(await group.first().isVisible()) && Date.now() < deadline;) {
+        await expand(recent);
+        await page.waitForTimeout(500);
+      }
+      await expectVisible(group, 'the MCP client\'s group under Stored recently', 1000);
       await expand(group);
       // Everything else collapsed, so the picture shows the review node and its groups.
       for (const other of await pane.locator('.monaco-list-row[aria-level="1"][aria-expanded="true"]').all()) {
