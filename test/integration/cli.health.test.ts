@@ -30,7 +30,7 @@ test('cli verify --json reports ok on a clean store and exit 0', async (t) => {
   const dir = await seeded(t);
   const r = await cli(['verify', '--db', dir, '--json']);
   assert.equal(r.code, 0);
-  assert.deepEqual(r.json, { ok: true, rows: 2, duplicateIds: [], badVectors: [], badMetadata: [], tornRows: [] });
+  assert.deepEqual(r.json, { ok: true, rows: 2, duplicateIds: [], exactDuplicates: [], badVectors: [], badMetadata: [], tornRows: [] });
 });
 
 test('cli verify exits 1 and names the row when metadata is unreadable', async (t) => {

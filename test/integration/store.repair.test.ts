@@ -55,3 +55,20 @@ test('cli verify --repair reports every action and exits 0 once the store is cle
   const after = await cli(['--db', dir, 'verify', '--json']);
   assert.equal(after.code, 0);
 });
+
+test('verify names memories of one scope that say the same text under different ids, without calling the store damaged', async (t) => {
+  const { store, dir } = await openTempStore(t, { maintenance: { auto: false } });
+  // Two processes stored the same fact at the same moment (the near-duplicate check is best effort).
+  await store.insert([
+    { id: 'first', text: 'Deploys go out on Tuesdays.', vector: vec(1), scope: 'project:api' },
+    { id: 'second', text: 'deploys go out on  tuesdays', vector: vec(2), scope: 'project:api' },
+    { id: 'elsewhere', text: 'Deploys go out on Tuesdays.', vector: vec(3), scope: 'project:web' },
+    { id: 'other', text: 'Releases are tagged on Fridays.', vector: vec(4), scope: 'project:api' },
+  ]);
+  const report = await store.verify();
+  assert.equal(report.ok, true);
+  assert.deepEqual(report.exactDuplicates, [['first', 'second']]);
+  const run = await cli(['--db', dir, 'verify']);
+  assert.equal(run.code, 0);
+  assert.match(run.stdout, /same text under different ids \(consolidate merges them\): first = second/);
+});

@@ -51,9 +51,10 @@ export function registerHealthCommands(program: Command, run: Run): void {
         return;
       }
       const report = await store.verify();
+      const same = (r: typeof report) => r.exactDuplicates.length ? [`same text under different ids (consolidate merges them): ${r.exactDuplicates.map((g) => g.join(' = ')).join('; ')}`] : [];
       ctx.out.result(report, (r) => r.ok
-        ? `ok: ${r.rows} rows, no duplicates, no bad vectors, no unreadable metadata`
-        : [`NOT OK (${r.rows} rows)`, `duplicate ids: ${r.duplicateIds.join(', ') || 'none'}`, `bad vectors: ${r.badVectors.join(', ') || 'none'}`,
+        ? [`ok: ${r.rows} rows, no duplicate ids, no bad vectors, no unreadable metadata`, ...same(r)].join('\n')
+        : [`NOT OK (${r.rows} rows)`, ...same(r), `duplicate ids: ${r.duplicateIds.join(', ') || 'none'}`, `bad vectors: ${r.badVectors.join(', ') || 'none'}`,
           `unreadable metadata: ${r.badMetadata.join(', ') || 'none'}`, `torn rows: ${r.tornRows.length}`].join('\n'));
       if (!report.ok) process.exitCode = 1;
     })());

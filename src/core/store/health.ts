@@ -18,6 +18,12 @@ export interface VerifyReport {
   ok: boolean;
   rows: number;
   duplicateIds: string[];
+  /**
+   * Memories of one scope whose texts are the same (up to case, spacing and punctuation) under
+   * different ids, e.g. stored by two processes at the same moment. Not damage, so `ok` does not
+   * depend on it; `memory-lane consolidate` merges them.
+   */
+  exactDuplicates: string[][];
   badVectors: string[];
   badMetadata: string[];
   tornRows: string[];
@@ -46,8 +52,14 @@ export interface StoreStats {
 
 type RowsReader = (columns: string[]) => Promise<RawRow[]>;
 
+/** The form in which two texts count as the same memory: lower case, letters and digits, single spaces. */
+export function normalizedText(text: string): string {
+  return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+}
+
 export async function verifyRows(readRows: RowsReader, dim: number): Promise<VerifyReport> {
-  const rows = await readRows(['id', 'text', 'vector', 'metadata']);
+  const rows = await readRows(['id', 'text', 'scope', 'vector', 'metadata']);
+  const sameText = new Map<string, Set<string>>();
   const seen = new Map<string, number>();
   const badVectors: string[] = [];
   const badMetadata: string[] = [];
@@ -59,9 +71,14 @@ export async function verifyRows(readRows: RowsReader, dim: number): Promise<Ver
     const vec = raw.vector == null ? [] : Array.from(raw.vector as Iterable<number>);
     if (vec.length !== dim || vec.some((x) => !Number.isFinite(x))) badVectors.push(id);
     if ('_unparsed' in fromRawRow(raw).metadata) badMetadata.push(id);
+    if (id && typeof raw.text === 'string') {
+      const key = `${String(raw.scope)}\n${normalizedText(raw.text)}`;
+      sameText.set(key, (sameText.get(key) ?? new Set()).add(id));
+    }
   }
+  const exactDuplicates = [...sameText.values()].filter((ids) => ids.size > 1).map((ids) => [...ids].sort()).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
   const duplicateIds = [...seen].filter(([, n]) => n > 1).map(([id]) => id);
-  return { ok: duplicateIds.length + badVectors.length + badMetadata.length + tornRows.length === 0, rows: rows.length, duplicateIds, badVectors, badMetadata, tornRows };
+  return { ok: duplicateIds.length + badVectors.length + badMetadata.length + tornRows.length === 0, rows: rows.length, duplicateIds, exactDuplicates, badVectors, badMetadata, tornRows };
 }
 
 export async function collectStats(

@@ -11,6 +11,7 @@ import { resolveWriter } from '../provenance';
 import type { MemoryStore } from '../store/memoryStore';
 import { fromRawRow, type MemoryRecord } from '../store/schema';
 import { sqlString } from '../store/sql';
+import { normalizedText } from '../store/health';
 
 /** Name of the per-store job lock of consolidation (one at a time; an upgrade may run beside it: every write is conditional). */
 export const CONSOLIDATE_JOB = 'consolidate';
@@ -68,12 +69,9 @@ export interface UndoResult {
 
 const STOP = new Set(['the', 'and', 'for', 'with', 'that', 'this', 'are', 'was', 'has', 'have', 'its', 'not', 'but', 'over', 'from', 'into', 'than', 'then', 'they', 'their', 'there', 'every', 'instead']);
 
-function normalized(text: string): string {
-  return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
-}
 
 function contentWords(text: string): Set<string> {
-  return new Set(normalized(text).split(' ').filter((w) => w.length >= 3 && !STOP.has(w)));
+  return new Set(normalizedText(text).split(' ').filter((w) => w.length >= 3 && !STOP.has(w)));
 }
 
 function containment(a: Set<string>, b: Set<string>): number {
@@ -115,7 +113,7 @@ export async function planConsolidation(store: MemoryStore, options: Pick<Consol
       parent[b] = a;
       minSim.set(a, Math.min(minSim.get(a) ?? 1, minSim.get(b) ?? 1, sim));
     };
-    const norms = rows.map((r) => normalized(r.text));
+    const norms = rows.map((r) => normalizedText(r.text));
     const exactFirst = new Map<string, number>();
     norms.forEach((n, i) => { const f = exactFirst.get(n); if (f === undefined) exactFirst.set(n, i); else join(f, i, 1); });
     const words = rows.map((r) => contentWords(r.text));
@@ -145,7 +143,7 @@ export async function planConsolidation(store: MemoryStore, options: Pick<Consol
       clusters.push({
         scope, survivor: survivor.id, members: recs.slice(1).map((r) => r.id),
         similarity: Math.round((minSim.get(root) ?? 1) * 1000) / 1000,
-        exact: recs.every((r) => normalized(r.text) === normalized(survivor.text)),
+        exact: recs.every((r) => normalizedText(r.text) === normalizedText(survivor.text)),
         texts: Object.fromEntries(recs.map((r) => [r.id, r.text])),
       });
     }
