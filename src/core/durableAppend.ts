@@ -22,3 +22,31 @@ export async function appendJsonLines(path: string, lines: string[]): Promise<vo
     await handle.close();
   }
 }
+
+/**
+ * Reads what `appendJsonLines` wrote: every parsable line with its 1-based line number, and the
+ * numbers of lines that are not JSON (a torn tail after a crash). A missing file reads as empty, or
+ * as undefined with `missing: 'undefined'` for callers that must tell the two apart.
+ */
+export async function readJsonLines(path: string): Promise<{ records: Array<{ line: number; value: unknown }>; torn: number[] }>;
+export async function readJsonLines(path: string, options: { missing: 'undefined' }): Promise<{ records: Array<{ line: number; value: unknown }>; torn: number[] } | undefined>;
+export async function readJsonLines(path: string, options: { missing?: 'undefined' } = {}): Promise<{ records: Array<{ line: number; value: unknown }>; torn: number[] } | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return options.missing === 'undefined' ? undefined : { records: [], torn: [] };
+    throw err;
+  }
+  const records: Array<{ line: number; value: unknown }> = [];
+  const torn: number[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      records.push({ line: i + 1, value: JSON.parse(line) });
+    } catch {
+      torn.push(i + 1);
+    }
+  });
+  return { records, torn };
+}

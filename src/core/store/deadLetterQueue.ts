@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { appendJsonLines } from '../durableAppend';
+import { appendJsonLines, readJsonLines } from '../durableAppend';
 
 export const DLQ_FILE = 'dead-letters.jsonl';
 
@@ -52,27 +51,17 @@ export class DeadLetterQueue {
   }
 
   async list(): Promise<DeadLetterListing> {
-    let text: string;
-    try {
-      text = await fs.readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { open: [], resolved: 0, tornLines: [] };
-      throw err;
-    }
+    const { records, torn } = await readJsonLines(this.path);
     const letters = new Map<string, DeadLetter>();
     const resolved = new Set<string>();
-    const tornLines: number[] = [];
-    text.split('\n').forEach((line, i) => {
-      if (!line.trim()) return;
-      try {
-        const obj = JSON.parse(line) as Partial<DeadLetter & Resolution>;
-        if (typeof obj.resolved === 'string') resolved.add(obj.resolved);
-        else if (typeof obj.dlqId === 'string') letters.set(obj.dlqId, obj as DeadLetter);
-        else tornLines.push(i + 1);
-      } catch {
-        tornLines.push(i + 1);
-      }
-    });
+    const tornLines = [...torn];
+    for (const { line, value } of records) {
+      const obj = (value ?? {}) as Partial<DeadLetter & Resolution>;
+      if (typeof obj.resolved === 'string') resolved.add(obj.resolved);
+      else if (typeof obj.dlqId === 'string') letters.set(obj.dlqId, obj as DeadLetter);
+      else tornLines.push(line);
+    }
+    tornLines.sort((a, b) => a - b);
     return { open: [...letters.values()].filter((l) => !resolved.has(l.dlqId)), resolved: resolved.size, tornLines };
   }
 

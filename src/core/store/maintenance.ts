@@ -42,8 +42,10 @@ export async function runMaintenance(table: Table, options: MaintenanceOptions, 
   const started = Date.now();
   const indexesCreated = await ensureIndexes(table, log);
   await failpoint('maintenance.beforeOptimize');
+  // Computed once, not per attempt: a cutoff from an older version list only keeps more, and a pin
+  // written meanwhile names a version at least as new as any it allows to go.
+  const cutoff = pruneCutoff(await table.listVersions(), options.cleanupMarginMs ?? DEFAULT_CLEANUP_MARGIN_MS, options.dir ? await oldestPinnedVersion(options.dir) : undefined);
   const { value: stats, attempts } = await retryCommit('maintenance', async () => {
-    const cutoff = pruneCutoff(await table.listVersions(), options.cleanupMarginMs ?? DEFAULT_CLEANUP_MARGIN_MS, options.dir ? await oldestPinnedVersion(options.dir) : undefined);
     // Nothing may go yet: the epoch prunes nothing (omitting the option would mean LanceDB's 7 days).
     const result = await table.optimize({ cleanupOlderThan: cutoff ?? new Date(0) });
     await failpoint('maintenance.afterOptimize');

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { appendJsonLines } from '../durableAppend';
+import { appendJsonLines, readJsonLines } from '../durableAppend';
 import type { MemoryPatch } from '../store/patch';
 
 export const CHECKPOINT_FILE = 'upgrade-checkpoint.jsonl';
@@ -38,18 +38,10 @@ export class UpgradeCheckpoint {
 
   static async open(dir: string, key: string): Promise<UpgradeCheckpoint> {
     const cp = new UpgradeCheckpoint(dir, key);
-    let text = '';
-    try {
-      text = await fs.readFile(cp.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        const entry = JSON.parse(line) as SpoolLine;
-        if (entry.key === key && typeof entry.id === 'string' && typeof entry.h === 'string') cp.entries.set(entry.id, entry);
-      } catch { /* torn line after a crash */ }
+    // Torn lines after a crash are skipped: their answers are asked again.
+    for (const { value } of (await readJsonLines(cp.path)).records) {
+      const entry = (value ?? {}) as SpoolLine;
+      if (entry.key === key && typeof entry.id === 'string' && typeof entry.h === 'string') cp.entries.set(entry.id, entry);
     }
     return cp;
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ExclusiveJobLock } from '../concurrency/jobLock';
 import { cosine } from '../embedding/embedder';
 import { ValidationError } from '../errors';
-import { appendJsonLines } from '../durableAppend';
+import { appendJsonLines, readJsonLines } from '../durableAppend';
 import { failpoint } from '../failpoints';
 import { componentLogger, nullLogger, type Logger } from '../log';
 import { resolveWriter } from '../provenance';
@@ -234,19 +234,12 @@ export async function consolidate(store: MemoryStore, options: ConsolidateOption
  */
 export async function undoConsolidation(store: MemoryStore, runId: string, options: { logger?: Logger } = {}): Promise<UndoResult> {
   const path = journalPath(store.dir, runId);
-  let text: string;
-  try {
-    text = await fs.readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ValidationError('runId', `no consolidation ${runId} was run on this store`);
-    throw err;
-  }
+  const journal = await readJsonLines(path, { missing: 'undefined' });
+  if (!journal) throw new ValidationError('runId', `no consolidation ${runId} was run on this store`);
   const clusters = new Map<string, { survivor: MemoryRecord; members: MemoryRecord[] }>();
   const mergedRev = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    let l: JournalLine;
-    try { l = JSON.parse(line) as JournalLine; } catch { continue; } // a torn tail
+  for (const { value } of journal.records) { // a torn tail is skipped
+    const l = value as JournalLine;
     if (l.kind === 'cluster') clusters.set(l.survivor.id, { survivor: l.survivor, members: l.members });
     else if (l.kind === 'merged') mergedRev.set(l.survivor, l.rev);
   }
