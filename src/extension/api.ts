@@ -4,6 +4,8 @@ import type { SettingProblem } from './configuration';
 import type { MemoryTools } from './tools';
 import type { EnrichmentChatModel, LanguageModelEnricher, LanguageModelEnricherOptions } from './upgrade/languageModelEnricher';
 import type { UpgradeRecord } from './upgrade/upgradeController';
+import type { ConsolidationRecord } from './upgrade/consolidationController';
+import type { LanguageModelMerger, LanguageModelMergerOptions } from './upgrade/languageModelMerger';
 import type { LockMonitorFace } from './views/lockMonitorStatus';
 import type { LockNode } from './views/locksTree';
 import type { MemoryTreeNode } from './views/memoriesTree';
@@ -24,6 +26,8 @@ export interface MemoryLaneApi {
   locksSnapshot(): LockNode[];
   /** Rows of the Memories view under `node` (the roots without), exactly as the view gets them. */
   memoriesChildren(node?: MemoryTreeNode): Promise<MemoryTreeNode[]>;
+  /** The tree item the Memories view renders for a row (its description, context value, actions). */
+  memoriesItem(node: MemoryTreeNode): vscode.TreeItem;
   /** The status-bar lock monitor's current face. */
   lockMonitor(): LockMonitorFace;
   /** Upgrades started in this window: the running one and the finished ones (newest first). */
@@ -37,6 +41,10 @@ export interface MemoryLaneApi {
   settingProblems(): SettingProblem[];
   /** Builds the `vscode.lm` enricher on a given chat model (tests pass a fake one). */
   createLanguageModelEnricher(model: EnrichmentChatModel, options?: LanguageModelEnricherOptions): LanguageModelEnricher;
+  /** Builds consolidation's `vscode.lm` merger on a given chat model (tests pass a fake one). */
+  createLanguageModelMerger(model: EnrichmentChatModel, options?: LanguageModelMergerOptions): LanguageModelMerger;
+  /** Consolidations of this window: the one planning or writing, the plans waiting for review, the last runs. */
+  consolidations(): { running?: ConsolidationRecord; toReview: ConsolidationRecord[]; history: readonly ConsolidationRecord[] };
   /**
    * Runs the `@memory` participant's handler on a request (`command`: recall, remember, forget,
    * review, stats) and returns what it streamed: the markdown, the buttons and the ChatResult. In

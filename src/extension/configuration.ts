@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { BUDGET_DEFAULTS, LOCK_DEFAULTS, UPGRADE_DEFAULTS, type LockSettings } from '../core/defaults';
 import type { Logger } from '../core/log';
+import { CONSOLIDATE_DEFAULTS } from '../core/upgrade/consolidate';
 import { Disposable } from './disposable';
 import { Commands } from './ids';
 import { checkSetting, describeValue, type ValueSchema } from './manifestSchema';
@@ -27,6 +28,8 @@ export interface Settings {
   'upgrade.dailyTokenBudget': number;
   /** Price of 1000 tokens, to show the cost; 0 = not shown. */
   'upgrade.pricePer1kTokens': number;
+  /** Cosine similarity two memories need to be proposed as one (Consolidate Memories…). */
+  'consolidate.threshold': number;
   'enrichment.provider': EnrichmentProvider;
   'enrichment.endpoint': string;
   'enrichment.model': string;
@@ -51,6 +54,7 @@ const DEFAULTS: Settings = {
   'upgrade.tokenBudget': BUDGET_DEFAULTS.tokenBudget,
   'upgrade.dailyTokenBudget': BUDGET_DEFAULTS.dailyTokenBudget,
   'upgrade.pricePer1kTokens': BUDGET_DEFAULTS.pricePer1kTokens,
+  'consolidate.threshold': CONSOLIDATE_DEFAULTS.threshold,
   'enrichment.provider': 'local',
   'enrichment.endpoint': '',
   'enrichment.model': '',
@@ -124,7 +128,7 @@ export class Configuration extends Disposable {
     return { writeTimeoutMs: this.get('lock.writeTimeoutMs'), backgroundTimeoutMs: this.get('lock.backgroundTimeoutMs'), staleMs: this.get('lock.staleMs') };
   }
 
-  changed(e: vscode.ConfigurationChangeEvent, ...keys: Array<SettingKey | 'lock' | 'upgrade' | 'enrichment' | 'embedding' | 'statusBar' | 'review'>): boolean {
+  changed(e: vscode.ConfigurationChangeEvent, ...keys: Array<SettingKey | 'lock' | 'upgrade' | 'consolidate' | 'enrichment' | 'embedding' | 'statusBar' | 'review'>): boolean {
     return keys.some((k) => e.affectsConfiguration(`${SECTION}.${k}`));
   }
 

@@ -6,6 +6,13 @@ export const Commands = {
   upgrade: 'memoryLane.upgrade',
   cancelUpgrade: 'memoryLane.cancelUpgrade',
   showUpgradeFailure: 'memoryLane.showUpgradeFailure',
+  consolidate: 'memoryLane.consolidate',
+  cancelConsolidation: 'memoryLane.cancelConsolidation',
+  reviewConsolidation: 'memoryLane.reviewConsolidation',
+  applyConsolidation: 'memoryLane.applyConsolidation',
+  decideCluster: 'memoryLane.decideCluster',
+  undoConsolidation: 'memoryLane.undoConsolidation',
+  restoreMerged: 'memoryLane.restoreMerged',
   storeSelection: 'memoryLane.storeSelection',
   recall: 'memoryLane.recall',
   forgetMemory: 'memoryLane.forgetMemory',
@@ -33,6 +40,9 @@ export const Views = {
 /** Context keys the `when` clauses of package.json read. */
 export const ContextKeys = {
   upgradeRunning: 'memoryLane.upgradeRunning',
+  consolidationRunning: 'memoryLane.consolidationRunning',
+  /** A consolidation plan waits for the person's accept/reject in its preview. */
+  consolidationToReview: 'memoryLane.consolidationToReview',
   memoriesFiltered: 'memoryLane.memoriesFiltered',
   storeOpen: 'memoryLane.storeOpen',
 } as const;
@@ -54,6 +64,9 @@ export const MCP_PROVIDER_ID = 'memoryLane.mcpServers';
 
 /** URI scheme of the read-only documents (a memory, an upgrade's failures). */
 export const DOCUMENT_SCHEME = 'memory-lane';
+
+/** URI scheme of a consolidation plan's preview (`memory-lane-consolidation:/<planId>.md`), with its CodeLenses. */
+export const CONSOLIDATION_SCHEME = 'memory-lane-consolidation';
 
 /** VS Code's built-in "focus this view" command, `<viewId>.focus`. */
 export const focusViewCommand = (viewId: string): string => `${viewId}.focus`;

@@ -14,6 +14,10 @@ import { StoreConnection } from './storeConnection';
 import { MemoryTools } from './tools';
 import { LanguageModelEnricher } from './upgrade/languageModelEnricher';
 import { UpgradeController } from './upgrade/upgradeController';
+import { ConsolidationController } from './upgrade/consolidationController';
+import { ConsolidationPreview } from './consolidationPreview';
+import { ConsolidationCommands } from './commands/consolidationCommands';
+import { LanguageModelMerger } from './upgrade/languageModelMerger';
 import { LockMonitorStatus } from './views/lockMonitorStatus';
 import { LocksTree } from './views/locksTree';
 import { MemoriesTree } from './views/memoriesTree';
@@ -37,6 +41,7 @@ export class MemoryLane extends Disposable {
   readonly keys: ApiKeys;
   readonly connection: StoreConnection;
   readonly upgrades: UpgradeController;
+  readonly consolidations: ConsolidationController;
   readonly tools: MemoryTools;
   readonly locks: LocksTree;
   readonly memories: MemoriesTree;
@@ -55,8 +60,10 @@ export class MemoryLane extends Disposable {
     this.connection = this._register(new StoreConnection(this.config, this.keys, channelLogger(this.log)));
     this.upgrades = this._register(new UpgradeController(this.connection, this.config, this.keys, channelLogger(this.log)));
     this._register(new MemoryDocuments(this.connection, this.upgrades));
+    this.consolidations = this._register(new ConsolidationController(this.connection, this.config, this.keys, channelLogger(this.log)));
+    this._register(new ConsolidationCommands(this.consolidations, this._register(new ConsolidationPreview(this.connection, this.consolidations)), logger('consolidate')));
     this.tools = this._register(new MemoryTools(this.connection, logger('tools'), manifest.contributes?.languageModelTools));
-    this.locks = this._register(new LocksTree(this.connection, this.upgrades, this.config));
+    this.locks = this._register(new LocksTree(this.connection, this.upgrades, this.config, this.consolidations));
     this.memories = this._register(new MemoriesTree(this.connection, channelLogger(this.log)));
     this.status = this._register(new LockMonitorStatus(this.connection, this.upgrades, this.config));
     this._register(new MemoryCommands(this.connection, this.memories, logger('memory')));
@@ -80,6 +87,7 @@ export class MemoryLane extends Disposable {
       service: () => this.connection.service(),
       locksSnapshot: () => this.locks.snapshot(),
       memoriesChildren: (node) => this.memories.getChildren(node),
+      memoriesItem: (node) => this.memories.getTreeItem(node),
       lockMonitor: () => this.status.face,
       upgrades: () => ({ ...(this.upgrades.current ? { running: this.upgrades.current } : {}), history: this.upgrades.history }),
       locksRefreshCount: () => this.locks.refreshes,
@@ -87,6 +95,8 @@ export class MemoryLane extends Disposable {
       tools: this.tools,
       settingProblems: () => this.config.problems,
       createLanguageModelEnricher: (model, options) => new LanguageModelEnricher(model, options),
+      createLanguageModelMerger: (model, options) => new LanguageModelMerger(model, options),
+      consolidations: () => ({ ...(this.consolidations.current ? { running: this.consolidations.current } : {}), toReview: this.consolidations.toReview, history: this.consolidations.history }),
       participantChatRequests: () => this.participant.chatRequests,
       askParticipant: async (prompt, command, model) => {
         const parts: string[] = [];

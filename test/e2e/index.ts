@@ -6,6 +6,7 @@ import { runDeclaredTests } from './runner';
 import './extension.e2e';
 import './badInput.e2e';
 import './chat.e2e';
+import './consolidate.e2e';
 
 // Bundled to out/test/e2e/index.js, so the repository root is three folders up.
 const defaultResults = join(__dirname, '..', '..', '..', 'test-results', 'e2e', 'extension-host.json');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { CONSOLIDATE_DEFAULTS } from '../../src/core/upgrade/consolidate';
 import { checkSetting, describeProblems, schemaProblems, type ValueSchema } from '../../src/extension/manifestSchema';
 import { locateStore } from '../../src/extension/storeLocation';
 
@@ -58,4 +59,12 @@ test('memoryLane.storePath: empty is the shared store, ~ the home folder, absolu
   assert.match(relative.problem ?? '', /is a relative path \("memories\/store"\); write an absolute folder, or one starting with ~\//);
   assert.match(locateStore('../../etc', env).problem ?? '', /relative path/);
   assert.match(locateStore('/tmp/a\u0000b', env).problem ?? '', /control characters/);
+});
+
+test('the consolidation threshold setting defaults to the core\'s default and takes only (0.5, 1]', () => {
+  const threshold = setting('consolidate.threshold');
+  assert.equal(threshold.default, CONSOLIDATE_DEFAULTS.threshold);
+  assert.equal(checkSetting(0.9, threshold, 0.8).problem, undefined);
+  assert.match(checkSetting(1.5, threshold, 0.8).problem ?? '', /got 1\.5/);
+  assert.match(checkSetting(0.1, threshold, 0.8).problem ?? '', /got 0\.1/);
 });

@@ -112,7 +112,7 @@ export class LanguageModelEnricher implements Enricher {
  * Tokens of one request: vscode.lm reports no usage, so the model's own tokenizer counts the prompt
  * and the reply (`countTokens`); a model without it, or a count that fails, falls back to the estimate rule.
  */
-async function countOrEstimate(chat: EnrichmentChatModel, texts: string[]): Promise<{ tokens: number; source: TokenSource }> {
+export async function countOrEstimate(chat: EnrichmentChatModel, texts: string[]): Promise<{ tokens: number; source: TokenSource }> {
   if (typeof chat.countTokens === 'function') {
     try {
       const counts = await Promise.all(texts.map((t) => chat.countTokens!(t)));
@@ -122,7 +122,7 @@ async function countOrEstimate(chat: EnrichmentChatModel, texts: string[]): Prom
   return { tokens: texts.reduce((n, t) => n + estimateTokens(t), 0), source: 'estimate' };
 }
 
-function describeModelError(err: unknown): string {
+export function describeModelError(err: unknown): string {
   if (err instanceof vscode.LanguageModelError) {
     if (err.code === vscode.LanguageModelError.NoPermissions.name) return 'Memory Lane may not use this model (permission not granted)';
     if (err.code === vscode.LanguageModelError.Blocked.name) return 'the request was blocked (quota or rate limit)';

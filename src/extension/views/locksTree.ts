@@ -5,14 +5,17 @@ import type { LockHolderInfo } from '../../core/errors';
 import type { MemoryService } from '../../core/memoryService';
 import { TIMING_STAGES } from '../../core/retrieval/recallTimings';
 import { describeIndex, describeQuery } from '../../core/retrieval/vectorIndex';
-import type { BudgetStop, UpgradeBudget, UpgradeProgress } from '../../core/upgrade';
+import type { UpgradeProgress } from '../../core/upgrade';
 import type { Configuration } from '../configuration';
 import { Disposable } from '../disposable';
 import { Commands, Views } from '../ids';
 import type { StoreConnection } from '../storeConnection';
 import { Throttle, Ticker } from '../throttle';
 import type { UpgradeController, UpgradeRecord } from '../upgrade/upgradeController';
+import type { ConsolidationController } from '../upgrade/consolidationController';
+import { consolidationNodes } from './consolidationNodes';
 import { formatDuration, percentDone, progressBar } from './progressText';
+import { tokensNode } from './tokensNode';
 
 /**
  * One row of the Locks & Upgrades view as plain data: the tree renders it, and tests read the same
@@ -66,6 +69,7 @@ export class LocksTree extends Disposable implements vscode.TreeDataProvider<Loc
     private readonly connection: StoreConnection,
     private readonly upgrades: UpgradeController,
     private readonly config: Configuration,
+    private readonly consolidations?: ConsolidationController,
   ) {
     super();
     this.view = this._register(vscode.window.createTreeView(Views.locks, { treeDataProvider: this, showCollapseAll: true }));
@@ -77,6 +81,7 @@ export class LocksTree extends Disposable implements vscode.TreeDataProvider<Loc
     this._register(connection.onDidClose(schedule));
     this._register(connection.onDidChangeLocation(schedule));
     this._register(upgrades.onDidChange(schedule));
+    if (consolidations) this._register(consolidations.onDidChange(schedule));
     this._register(this.view.onDidChangeVisibility(schedule));
     this._register(config.onDidChange((e) => { if (config.changed(e, 'statusBar')) schedule(); }));
     // Recalls and index builds of the open service refresh the timing and self-check rows.
@@ -99,7 +104,7 @@ export class LocksTree extends Disposable implements vscode.TreeDataProvider<Loc
 
   private isLive(): boolean {
     const { waiting, holding } = this.connection.journal.state;
-    return !!waiting || !!holding || this.connection.watcher.state.held || !!this.upgrades.current;
+    return !!waiting || !!holding || this.connection.watcher.state.held || !!this.upgrades.current || !!this.consolidations?.current;
   }
 
   getTreeItem(node: LockNode): vscode.TreeItem {
@@ -130,6 +135,7 @@ export class LocksTree extends Disposable implements vscode.TreeDataProvider<Loc
     if (upgrade) nodes.push(upgrade);
     const history = this.historyNode();
     if (history) nodes.push(history);
+    if (this.consolidations) nodes.push(...consolidationNodes(this.consolidations, this.connection.watcher.state));
     const waits = this.connection.journal.recent(RECENT_WAITS);
     // Opening the store is not lock activity: until this window writes, the view keeps its welcome text.
     if (open && (waits.length > 0 || this.queueBusy())) nodes.push(this.queueNode());
@@ -323,24 +329,6 @@ function progressChildren(runId: string, p: UpgradeProgress): LockNode[] {
     { id: `upgrade:${runId}:rate`, label: 'Rate', description: `${Math.round(p.rate)} rows/s${p.etaMs !== undefined ? ` · ETA ${ms(p.etaMs)}` : ''}`, icon: 'dashboard' },
     ...(p.calls || p.budget ? [tokensNode(`upgrade:${runId}:tokens`, p.tokens ?? { in: 0, out: 0 }, p.calls ?? 0, p.budget, p.cost, p.tokenRate)] : []),
   ];
-}
-
-/** Tokens in/out, calls, rate and the spend against the run's budget (src/core/usage). */
-function tokensNode(id: string, t: { in: number; out: number; estimated?: boolean }, calls: number, budget: UpgradeBudget | null | undefined, cost: number | undefined, tokenRate?: number, stop?: BudgetStop): LockNode {
-  const n = (x: number) => x.toLocaleString('en-US');
-  const spent = t.in + t.out;
-  const against = budget?.tokens ? ` · ${Math.round((spent / budget.tokens) * 100)}% of ${n(budget.tokens)}` : '';
-  const limits = [budget?.tokens ? `token budget ${n(budget.tokens)}` : '', budget?.calls ? `at most ${n(budget.calls)} calls` : '', budget?.dailyTokens ? `daily budget ${n(budget.dailyTokens)} (every process on this store)` : ''].filter(Boolean);
-  return {
-    id,
-    label: 'Tokens',
-    description: `${n(t.in)} in · ${n(t.out)} out · ${n(calls)} calls${tokenRate ? ` · ${n(tokenRate)}/s` : ''}${against}${cost !== undefined ? ` · cost ${cost}` : ''}${stop ? ' · budget reached' : ''}`,
-    icon: 'credit-card',
-    ...(stop ? { severity: 'warning' as const, iconColor: 'list.warningForeground' } : {}),
-    tooltip: [`Model tokens of this run: **${n(t.in)}** prompt, **${n(t.out)}** completion, in ${n(calls)} requests${t.estimated ? ' (some estimated at 4 characters per token: the endpoint reported no usage)' : ''}.`,
-      limits.length ? `Budget: ${limits.join(', ')}.` : 'No budget (memoryLane.upgrade.tokenBudget, memoryLane.upgrade.dailyTokenBudget).',
-      stop ? `Stopped: ${stop.message}` : ''].filter(Boolean).join('\n\n'),
-  };
 }
 
 function finishedNode(r: UpgradeRecord): LockNode {

@@ -29,6 +29,9 @@ const RECENT_LIMIT = 200;
 /** `reviewed` is on MemoryView; a recall result (the search) does not carry it. */
 const unreviewed = (m: MemoryView | RecallResult) => 'reviewed' in m && m.reviewed === false;
 
+/** How many memories consolidation merged into this one (its `merged_from`). */
+const mergedCount = (m: MemoryView | RecallResult) => ('metadata' in m && Array.isArray(m.metadata.merged_from) ? m.metadata.merged_from.length : 0);
+
 /** The text a memory is listed by: its upgraded one-sentence abstract, else its text. */
 function title(m: MemoryView | RecallResult): string {
   if ('metadata' in m && typeof m.metadata.l0_abstract === 'string' && m.metadata.l0_abstract.trim()) return m.metadata.l0_abstract;
@@ -125,7 +128,8 @@ export class MemoriesTree extends Disposable implements vscode.TreeDataProvider<
         const item = new vscode.TreeItem(preview(title(m), 90), vscode.TreeItemCollapsibleState.None);
         item.id = `memory:${m.id}${node.score !== undefined ? ':search' : node.recent ? ':recent' : ''}`;
         const waiting = unreviewed(m);
-        const bits = [waiting ? 'to review' : undefined, node.legacy ? 'legacy' : undefined, node.score !== undefined ? `score ${node.score.toFixed(2)}` : undefined, `importance ${m.importance}`];
+        const merged = mergedCount(m);
+        const bits = [waiting ? 'to review' : undefined, node.legacy ? 'legacy' : undefined, merged ? `merged ${merged + 1}` : undefined, node.score !== undefined ? `score ${node.score.toFixed(2)}` : undefined, `importance ${m.importance}`];
         if (node.score !== undefined || node.recent) bits.push(m.scope === ws ? 'workspace' : m.scope);
         item.description = bits.filter(Boolean).join(' · ');
         item.iconPath = new vscode.ThemeIcon(waiting ? 'circle-filled' : node.legacy ? 'circle-large-outline' : 'note');
@@ -136,10 +140,11 @@ export class MemoriesTree extends Disposable implements vscode.TreeDataProvider<
         if ('metadata' in m) {
           tip.appendMarkdown('\n\nWritten by ').appendText(describeWriter(m.metadata));
           if (waiting) tip.appendMarkdown(' · **not reviewed yet** (Keep marks it reviewed)');
+          if (merged) tip.appendMarkdown(`\n\nConsolidation merged ${merged} ${merged === 1 ? 'memory' : 'memories'} into this one; *Restore Merged Originals…* puts ${merged === 1 ? 'it' : 'them'} back.`);
         }
         item.tooltip = tip;
-        // `memory…` gets Open, Edit and Forget; `….unreviewed` also Keep (package.json's view/item/context).
-        item.contextValue = `${node.legacy ? 'memory.legacy' : 'memory'}${node.recent ? '.recent' : ''}${waiting ? '.unreviewed' : ''}`;
+        // `memory…` gets Open, Edit and Forget; `….unreviewed` also Keep, `….merged` Restore Merged Originals (package.json's view/item/context).
+        item.contextValue = `${node.legacy ? 'memory.legacy' : 'memory'}${node.recent ? '.recent' : ''}${waiting ? '.unreviewed' : ''}${merged ? '.merged' : ''}`;
         item.command = { command: Commands.openMemory, title: 'Open Memory', arguments: [m.id] };
         return item;
       }
