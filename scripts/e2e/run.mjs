@@ -27,7 +27,8 @@
 // Every window of the run uses a throw-away store (MEMORY_LANE_DB in code-server's environment, which
 // the extension host inherits), never ~/.memory-lane/store. The failpoint upgrade.afterBatch.3 pauses
 // every upgrade after its third batch for 3 s, so the UI case can photograph an upgrade in progress and
-// the extension-host case's concurrent writers surely overlap the upgrade (src/core/failpoints.ts).
+// the extension-host case's concurrent writers surely overlap the upgrade (src/core/failpoints.ts);
+// consolidate.beforeWrite pauses each consolidation step 1.5 s, so its "merging" run node can be read.
 import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -58,6 +59,7 @@ const chatUiModule = join(testOut, 'test', 'e2e', 'chat.ui.js');
 const chatModelStub = join(repoRoot, 'test', 'e2e', 'chat-model-stub');
 const mediaDir = join(repoRoot, 'media');
 const UPGRADE_PAUSE_FAILPOINT = 'upgrade.afterBatch.3=pause:3000';
+const CONSOLIDATE_PAUSE_FAILPOINT = 'consolidate.beforeWrite=pause:1500';
 const EXTENSION_TESTS_TIMEOUT_MS = 180_000;
 const UI_STEP_TIMEOUT_MS = 30_000;
 const VIEWPORT = { width: 1280, height: 800 };
@@ -270,7 +272,7 @@ async function main() {
       stateDir: runDir,
       folder: join(runDir, 'workspace'),
       logFile: join(resultsDir, 'code-server.log'),
-      env: { MEMORY_LANE_E2E_RESULTS: hostResultsFile, MEMORY_LANE_DB: storePath, MEMORY_LANE_FAILPOINTS: UPGRADE_PAUSE_FAILPOINT },
+      env: { MEMORY_LANE_E2E_RESULTS: hostResultsFile, MEMORY_LANE_DB: storePath, MEMORY_LANE_FAILPOINTS: `${UPGRADE_PAUSE_FAILPOINT};${CONSOLIDATE_PAUSE_FAILPOINT}` },
     });
     log(`code-server ${install.version} on ${server.origin}`);
     browser = await chromium.launch({ executablePath: chromiumPath, args: [...chromiumArgs], headless: true });

@@ -5,12 +5,12 @@ import type { StoreConnection } from './storeConnection';
 import type { ConsolidationController, ConsolidationRecord } from './upgrade/consolidationController';
 import { clusterLines, decisionCounts, renderPlan } from './views/consolidationText';
 
-/** `memory-lane-consolidation:/<planKey>.md`: one plan's preview. */
+/** `memory-lane-consolidation:/<planKey>/Consolidation preview.md`: one plan's preview (the tab reads "Consolidation preview.md"). */
 export function consolidationUri(key: string): vscode.Uri {
-  return vscode.Uri.from({ scheme: CONSOLIDATION_SCHEME, path: `/${key}.md` });
+  return vscode.Uri.from({ scheme: CONSOLIDATION_SCHEME, path: `/${key}/Consolidation preview.md` });
 }
 
-const keyOf = (uri: vscode.Uri) => /^\/([^/]+)\.md$/.exec(uri.path)?.[1];
+const keyOf = (uri: vscode.Uri) => /^\/([^/]+)\/[^/]+\.md$/.exec(uri.path)?.[1];
 
 /**
  * The consolidation preview: a read-only Markdown document per plan (members' texts, similarity,

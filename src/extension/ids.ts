@@ -65,7 +65,7 @@ export const MCP_PROVIDER_ID = 'memoryLane.mcpServers';
 /** URI scheme of the read-only documents (a memory, an upgrade's failures). */
 export const DOCUMENT_SCHEME = 'memory-lane';
 
-/** URI scheme of a consolidation plan's preview (`memory-lane-consolidation:/<planId>.md`), with its CodeLenses. */
+/** URI scheme of a consolidation plan's preview (`memory-lane-consolidation:/<planId>/Consolidation preview.md`), with its CodeLenses. */
 export const CONSOLIDATION_SCHEME = 'memory-lane-consolidation';
 
 /** VS Code's built-in "focus this view" command, `<viewId>.focus`. */

@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { PlannedConsolidation } from '../../src/extension/commands/consolidationCommands';
 import type { LockNode } from '../../src/extension/views/locksTree';
+import { personWriter } from '../../src/extension/writers';
 import { startStubLlm } from '../fixtures/upgrade/stubLlm';
 import { api, cli, scratch, until } from './host';
 import { legacyJsonl } from './processes';
@@ -57,12 +58,13 @@ const SCOPE = 'e2e-consolidate';
 
 /**
  * Two clusters (a paraphrased pair, an exact duplicate pair: the same text under two ids, as two
- * processes storing at one moment leave it) and a distinct memory, in their own scope.
+ * processes storing at one moment leave it) and a distinct memory, in their own scope. Written as the
+ * person's own (reviewed), so they don't crowd "Stored recently" for the UI cases that follow.
  */
-async function seedClusters(prefix: string): Promise<Record<string, string>> {
+async function seedClusters(prefix: string, scope = SCOPE): Promise<Record<string, string>> {
   const service = await api().service();
   const ids: Record<string, string> = {};
-  const put = async (key: string, text: string) => { ids[key] = (await service.store({ id: `${prefix}-${key}`, text, scope: SCOPE, category: 'decision', force: true })).id; };
+  const put = async (key: string, text: string) => { ids[key] = (await service.store({ id: `${prefix}-${key}`, text, scope, category: 'decision', force: true, writer: personWriter() })).id; };
   await put('deployA', 'The team deploys the billing service to production every Tuesday afternoon after the stand-up.');
   await put('deployB', 'Every Tuesday afternoon, after the stand-up, the team deploys the billing service to production.');
   await put('tabsA', 'Alice prefers tabs over spaces in every repository of the e2e project.');
@@ -142,7 +144,7 @@ test('the preview\'s CodeLenses accept one cluster and reject the other; applyin
   const row = api().locksSnapshot().find((x) => x.id === 'consolidations:')?.children?.[0];
   assert.equal(row?.id, `consolidation-run:${runId}`);
   assert.match(row!.label, /merged 1 of 2 clusters/);
-  assert.match(row!.description ?? '', /done · 1 memories folded · 0 skipped · 1 rejected · local/);
+  assert.match(row!.description ?? '', /done · 1 memory folded · 0 skipped · 1 rejected · local/);
   assert.ok((await lenses()).some((l) => /Undo this consolidation/.test(l.command?.title ?? '')));
 });
 
@@ -183,3 +185,67 @@ test('a consolidation writing in another process shows as its job lock in the Lo
   }
   await until('the other consolidation gone from the view', () => !api().locksSnapshot().some((x) => x.id === 'consolidate:other'), 5000);
 }, 30_000);
+
+test('with an LLM merger the plan proposes the model\'s text, and the review and run nodes show its tokens against the budget', async () => {
+  const stub = await startStubLlm({ usage: true });
+  const llm = { 'enrichment.provider': 'openai-compatible', 'enrichment.endpoint': stub.url, 'enrichment.model': 'stub-model', 'upgrade.tokenBudget': 1_000_000 };
+  const scope = 'e2e-consolidate-llm';
+  try {
+    await setAll(llm);
+    await seedClusters('c3', scope);
+    const plan = await vscode.commands.executeCommand<PlannedConsolidation>('memoryLane.consolidate', { scope, noPreview: true });
+    assert.equal(plan?.clusters.length, 2);
+    const merged = plan.clusters.find((c) => !c.exact)!, exact = plan.clusters.find((c) => c.exact)!;
+    assert.equal(merged.proposedBy, 'openai-compatible/stub-model');
+    assert.match(merged.proposedText, / \[merged 2\]$/, 'the model\'s text is proposed');
+    assert.equal(exact.proposedBy, 'local', 'exact duplicates are never sent to a model');
+    assert.equal(stub.requests.length, 1);
+    const review = api().locksSnapshot().find((x) => x.id === `consolidate-review:${plan.key}`);
+    const tokens = review?.children?.find((c) => c.id.endsWith(':tokens'));
+    assert.match(tokens?.description ?? '', /^[1-9][\d,]* in · [1-9][\d,]* out · 1 calls(?: · [\d,]+\/s)? · \d+% of 1,000,000$/, JSON.stringify(review));
+    await vscode.commands.executeCommand('memoryLane.decideCluster', plan.key, '*', 'accepted');
+    const applying = Promise.resolve(vscode.commands.executeCommand<{ runId: string; merged: unknown[] }>('memoryLane.applyConsolidation', plan.key, { quiet: true }));
+    // The harness pauses each consolidation step 1.5 s before it writes: the run node is read then.
+    const live = await until('the merging run node', () => api().locksSnapshot().find((x) => x.id === `consolidate:${plan.key}`), 5000);
+    assert.equal(live.label, 'Consolidation: merging');
+    assert.match(live.description ?? '', /^[▰▱]{10} \d+% · \d\/2 clusters · \d merged · \d skipped · [\d,]+\/1,000,000 tokens$/);
+    assert.equal(live.command?.command, 'memoryLane.cancelConsolidation', 'a click cancels it');
+    assert.match(live.children?.find((c) => c.id.endsWith(':tokens'))?.description ?? '', / 1 calls/);
+    const result = await applying;
+    assert.equal(result?.merged.length, 2);
+    assert.equal((await (await api().service()).memoryStore.get(merged.survivor))?.text, merged.proposedText, 'the survivor now says the merged text');
+    const row = api().locksSnapshot().find((x) => x.id === 'consolidations:')?.children?.[0];
+    assert.equal(row?.id, `consolidation-run:${result.runId}`);
+    assert.match(row!.description ?? '', /· openai-compatible\/stub-model$/);
+    assert.match(row!.children?.find((c) => c.id.endsWith(':tokens'))?.description ?? '', /^[1-9][\d,]* in · [1-9][\d,]* out · 1 calls.* · \d+% of 1,000,000$/);
+  } finally {
+    await unset(llm);
+    await stub.close();
+  }
+});
+
+// ------------------------------------------------------------------------ the vscode.lm merger
+
+test('the vscode.lm merger writes the merged text with the model, counts its tokens with countTokens, and refuses a failure as a MergeError', async () => {
+  let prompt = '';
+  const model = (reply: string | Error) => ({
+    id: 'fake-merger', vendor: 'e2e', family: 'fake', name: 'Fake merger',
+    countTokens: async (text: string | vscode.LanguageModelChatMessage) => (typeof text === 'string' ? text.split(/\s+/).filter(Boolean).length : 0),
+    sendRequest: async (messages: vscode.LanguageModelChatMessage[]) => {
+      prompt = messages.map((m) => m.content.map((p) => (p instanceof vscode.LanguageModelTextPart ? p.value : '')).join('')).join('\n');
+      if (reply instanceof Error) throw reply;
+      return { text: (async function* () { yield reply.slice(0, 5); yield reply.slice(5); })(), stream: (async function* () { /* unused */ })() } as unknown as vscode.LanguageModelChatResponse;
+    },
+  }) as never;
+  const merger = api().createLanguageModelMerger(model('  Alice prefers tabs, in every repository.  '));
+  assert.equal(merger.name, 'vscode-lm/e2e/fake');
+  const texts = ['Alice prefers tabs over spaces.', 'In every repository Alice uses tabs.'];
+  const r = await merger.merge(texts, new AbortController().signal);
+  assert.equal(r.text, 'Alice prefers tabs, in every repository.');
+  for (const t of texts) assert.ok(prompt.includes(t), 'every memory is in the prompt');
+  const words = (s: string) => s.split(/\s+/).filter(Boolean).length;
+  assert.deepEqual(r.usage, { in: words(prompt), out: words(r.text), calls: 1, source: 'countTokens' });
+  assert.ok(merger.estimate(texts).in > 0);
+  const failing = api().createLanguageModelMerger(model(new Error('model unavailable')));
+  await assert.rejects(failing.merge(texts, new AbortController().signal), (err: Error & { code?: string }) => err.code === 'E_MERGE' && /model unavailable/.test(err.message));
+});

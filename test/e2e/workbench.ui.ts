@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Locator, Page } from 'playwright-core';
+import { consolidationUiCases } from './consolidate.ui';
 
 export interface UiContext {
   log(message: string): void;
@@ -26,12 +27,12 @@ export interface UiCase {
 
 const activityBarItem = (page: Page): Locator =>
   page.locator('.part.activitybar .action-item .action-label[aria-label^="Memory Lane"]');
-const paneHeader = (page: Page, title: RegExp): Locator => page.locator('.part.sidebar .pane-header', { hasText: title });
+export const paneHeader = (page: Page, title: RegExp): Locator => page.locator('.part.sidebar .pane-header', { hasText: title });
 const statusItem = (page: Page, text: string | RegExp = 'Memory Lane'): Locator => page.locator('.part.statusbar .statusbar-item', { hasText: text });
-const locksView = (page: Page): Locator => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: /locks & upgrades/i }) });
-const treeRow = (page: Page, text: string | RegExp): Locator => locksView(page).locator('.monaco-list-row', { hasText: text });
+export const locksView = (page: Page): Locator => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: /locks & upgrades/i }) });
+export const treeRow = (page: Page, text: string | RegExp): Locator => locksView(page).locator('.monaco-list-row', { hasText: text });
 
-async function expectVisible(locator: Locator, what: string, timeout?: number): Promise<void> {
+export async function expectVisible(locator: Locator, what: string, timeout?: number): Promise<void> {
   try {
     await locator.first().waitFor({ state: 'visible', ...(timeout ? { timeout } : {}) });
   } catch {
@@ -40,7 +41,7 @@ async function expectVisible(locator: Locator, what: string, timeout?: number): 
 }
 
 /** Opens the command palette, checks the command with this label is listed, and runs the top match. */
-async function runFromPalette(page: Page, label: string): Promise<void> {
+export async function runFromPalette(page: Page, label: string): Promise<void> {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await expectVisible(input, 'the command palette');
@@ -51,7 +52,7 @@ async function runFromPalette(page: Page, label: string): Promise<void> {
 }
 
 /** The README pictures: the side bar and status bar, not the empty editor area. */
-const SIDE = { x: 0, y: 0, width: 820, height: 800 };
+export const SIDE = { x: 0, y: 0, width: 820, height: 800 };
 const SIDEBAR_WIDTH = 560;
 
 /** Drags the side bar's edge so the views' descriptions (holder, progress bar, waits) fit. */
@@ -66,7 +67,7 @@ async function widenSideBar(page: Page): Promise<void> {
 }
 
 /** Collapses the Memories view so the Locks & Upgrades view gets the side bar's height. */
-async function collapseMemories(page: Page): Promise<void> {
+export async function collapseMemories(page: Page): Promise<void> {
   const header = paneHeader(page, /^memories/i).first();
   if ((await header.getAttribute('aria-expanded')) === 'true') await header.click();
 }
@@ -288,4 +289,5 @@ export const uiCases: UiCase[] = [
       await expectVisible(pane.locator('.monaco-list-row', { hasText: 'ISO 8601' }).filter({ hasNotText: 'to review' }), 'the kept memory without "to review"', 10_000);
     },
   },
+  ...consolidationUiCases,
 ];

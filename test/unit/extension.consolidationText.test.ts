@@ -50,7 +50,7 @@ test('once written, the preview shows each cluster\'s outcome: merged, skipped w
   const result = { runId: '11111111-2222-3333-4444-555555555555', merged: [{ survivor: 'a', members: ['b'] }], skipped: [], rejected: ['c2'], removed: 1, cancelled: false } as unknown as ConsolidateResult;
   const text = renderPlan(view([['c1', 'accepted'], ['c2', 'rejected']], { stage: 'done', result }));
   assert.match(text, /^# Consolidation 11111111-2222-3333-4444-555555555555\n/);
-  assert.match(text, /Merged \*\*1\*\* of 2 clusters \(1 memories folded into their survivors\), \*\*0\*\* skipped .*\*\*1\*\* rejected\./);
+  assert.match(text, /Merged \*\*1\*\* of 2 clusters \(1 memory folded into its survivor\), \*\*0\*\* skipped .*\*\*1\*\* rejected\./);
   assert.match(text, /## Cluster 1 of 2 · merged\n/);
   assert.match(text, /## Cluster 2 of 2 · rejected\n/);
   const skipped = renderPlan(view([['c1', 'accepted']], { stage: 'done', result: { ...result, merged: [], skipped: [{ survivor: 'a', members: ['b'], reason: 'b was changed meanwhile' }], rejected: ['c2'] } as unknown as ConsolidateResult }));

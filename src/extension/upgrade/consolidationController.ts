@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { BusyError, describeHolder, errorCode, errorMessage, ValidationError } from '../../core/errors';
 import { componentLogger, type Logger } from '../../core/log';
 import {
-  CONSOLIDATE_DEFAULTS, consolidate, planConsolidation, restoreOriginal, undoConsolidation,
+  CONSOLIDATE_DEFAULTS, consolidate, embedFnOf, planConsolidation, restoreOriginal, undoConsolidation,
   type ConsolidateProgress, type ConsolidateResult, type ConsolidationMerger, type PlannedCluster, type UndoResult, type UpgradeBudget,
 } from '../../core/upgrade';
 import { OpenAiCompatibleMerger } from '../../core/upgrade';
@@ -15,6 +15,7 @@ import type { ApiKeys } from '../secrets';
 import type { StoreConnection } from '../storeConnection';
 import { LanguageModelMerger } from './languageModelMerger';
 import { pickChatModel } from './languageModelEnricher';
+import { memories } from '../views/consolidationText';
 
 export type ClusterDecision = 'accepted' | 'rejected';
 
@@ -254,7 +255,7 @@ export class ConsolidationController extends Disposable {
         plan: record.clusters!,
         onlyClusters: accepted,
         // A merged text other than the survivor's needs a new vector, from the store's embedder.
-        ...(embedder ? { embed: (texts: string[]) => embedder.embed(texts, { signal: abort.signal }) } : {}),
+        ...(embedder ? { embed: embedFnOf(embedder) } : {}),
         ...(record.budget ? { budget: record.budget } : {}),
         signal: abort.signal,
         logger: this.coreLog,
@@ -330,7 +331,7 @@ export class ConsolidationController extends Disposable {
   }
 
   private summarize(record: ConsolidationRecord, r: ConsolidateResult, quiet: boolean): void {
-    const parts = [`merged ${r.merged.length} ${r.merged.length === 1 ? 'cluster' : 'clusters'} (${r.removed} memories folded into their survivors)`];
+    const parts = [`merged ${r.merged.length} ${r.merged.length === 1 ? 'cluster' : 'clusters'} (${memories(r.removed)} folded into ${r.merged.length === 1 ? 'its survivor' : 'their survivors'})`];
     if (r.skipped.length) parts.push(`${r.skipped.length} skipped (changed meanwhile)`);
     if (r.rejected.length) parts.push(`${r.rejected.length} rejected`);
     const calls = (record.planCalls ?? 0) + (r.calls ?? 0);
@@ -423,7 +424,7 @@ export function spentTokens(r: ConsolidationRecord): number {
 
 function planMessage(p: ConsolidateProgress): string {
   const parts = [`${p.scanned} memories looked at`];
-  if (p.clustersTotal) parts.push(`${p.clustersDone}/${p.clustersTotal} clusters proposed`);
+  if (p.clustersTotal) parts.push(`${p.clustersTotal} clusters so far`);
   if (p.calls) parts.push(`${((p.tokens?.in ?? 0) + (p.tokens?.out ?? 0)).toLocaleString('en-US')} tokens in ${p.calls} calls`);
   return parts.join(' · ');
 }

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { MergeError, type ConsolidationMerger, type MergeUsage } from '../../core/upgrade';
+import { cleanMergeReply, MergeError, type ConsolidationMerger, type MergeUsage } from '../../core/upgrade';
 import { estimateTokens } from '../../core/usage';
 import { countOrEstimate, describeModelError, type EnrichmentChatModel } from './languageModelEnricher';
 
@@ -9,6 +9,9 @@ export interface LanguageModelMergerOptions {
   /** A reply longer than this is refused (a runaway model must not exhaust memory). */
   maxReplyChars?: number;
 }
+
+/** A merged text longer than this many times the longest memory is not a merge (as the core's merger judges it). */
+const MAX_GROWTH = 2;
 
 const JUSTIFICATION = 'Memory Lane asks the model to merge memories that say the same thing into one (the "Consolidate Memories" command); you review every merge before it is written.';
 
@@ -55,30 +58,39 @@ export class LanguageModelMerger implements ConsolidationMerger {
     signal.addEventListener('abort', onAbort, { once: true });
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; cts.cancel(); }, this.timeoutMs);
-    let text = '';
+    let reply = '';
+    // A reply cut off or refused was still produced by the model: its tokens are spent and reported.
+    const fail = async (reason: string) => Object.assign(new MergeError(reason), { usage: await this.usage(prompts, reply) });
     try {
       this.requests++;
       const response = await this.chat.sendRequest(prompts.map((p) => vscode.LanguageModelChatMessage.User(p)), { justification: JUSTIFICATION }, cts.token);
       for await (const chunk of response.text) {
-        text += chunk;
-        if (text.length > this.maxReplyChars) {
+        reply += chunk;
+        if (reply.length > this.maxReplyChars) {
           cts.cancel();
-          throw new MergeError(`the reply is longer than ${this.maxReplyChars} characters; refused`);
+          throw await fail(`the reply is longer than ${this.maxReplyChars} characters; refused`);
         }
       }
     } catch (err) {
       if (signal.aborted) throw signal.reason ?? new vscode.CancellationError();
       if (err instanceof MergeError) throw err;
-      throw new MergeError(`${this.name}: ${timedOut ? `no reply within ${this.timeoutMs} ms` : describeModelError(err)}`);
+      throw await fail(`${this.name}: ${timedOut ? `no reply within ${this.timeoutMs} ms` : describeModelError(err)}`);
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       cts.dispose();
     }
-    const [inTokens, outTokens] = await Promise.all([countOrEstimate(this.chat, prompts), countOrEstimate(this.chat, [text])]);
-    const usage: MergeUsage = { in: inTokens.tokens, out: outTokens.tokens, calls: 1, source: inTokens.source === 'estimate' || outTokens.source === 'estimate' ? 'estimate' : 'countTokens' };
-    const merged = text.trim();
-    if (!merged) throw new MergeError(`${this.name}: the model replied with an empty text`);
-    return { text: merged, usage };
+    // The same checks as the core's OpenAI-compatible merger: a wrapped reply is unwrapped, an empty or rambling one refused.
+    const text = cleanMergeReply(reply);
+    if (!text) throw await fail('the reply has no text');
+    const longest = texts.reduce((n, t) => Math.max(n, t.length), 0);
+    if (text.length > Math.max(200, longest * MAX_GROWTH)) throw await fail(`the reply (${text.length} characters) is far longer than the memories it merges (at most ${longest})`);
+    return { text, usage: await this.usage(prompts, reply) };
+  }
+
+  /** vscode.lm reports no usage: the model's own tokenizer counts the prompt and the reply. */
+  private async usage(prompts: string[], reply: string): Promise<MergeUsage> {
+    const [inTokens, outTokens] = await Promise.all([countOrEstimate(this.chat, prompts), countOrEstimate(this.chat, reply ? [reply] : [])]);
+    return { in: inTokens.tokens, out: outTokens.tokens, calls: 1, source: inTokens.source === 'estimate' || outTokens.source === 'estimate' ? 'estimate' : 'countTokens' };
   }
 }

@@ -5,6 +5,7 @@ import { Commands } from '../ids';
 import { consolidationUri } from '../consolidationPreview';
 import type { ConsolidationController, ConsolidationRecord } from '../upgrade/consolidationController';
 import type { LockNode } from './locksTree';
+import { memories } from './consolidationText';
 import { formatDuration as ms, progressBar } from './progressText';
 import { tokensNode } from './tokensNode';
 
@@ -41,12 +42,12 @@ function runningNode(r: ConsolidationRecord): LockNode {
   if (r.stage === 'planning') {
     return {
       id, label: 'Consolidation: planning', icon: 'sync~spin', expanded: true,
-      description: `${where} · ${n(p?.scanned ?? 0)} memories looked at${p?.clustersTotal ? ` · ${p.clustersDone}/${p.clustersTotal} merges proposed` : ''}${spend}`,
+      description: `${where} · ${n(p?.scanned ?? 0)} memories looked at${p?.clustersTotal ? ` · ${n(p.clustersTotal)} clusters so far` : ''}${spend}`,
       tooltip: `Finding memories that say the same thing (no lock) with **${r.merger}** since ${new Date(r.startedAt).toLocaleTimeString()}. Nothing is written before you review the plan. Click to cancel.`,
       command: { command: Commands.cancelConsolidation, title: 'Cancel Consolidation' },
       children: [
         { id: `${id}:scanned`, label: 'Looked at', description: n(p?.scanned ?? 0), icon: 'search' },
-        { id: `${id}:clusters`, label: 'Clusters found', description: p?.clustersTotal ? `${p.clustersDone}/${p.clustersTotal} merged texts proposed` : '–', icon: 'group-by-ref-type' },
+        { id: `${id}:clusters`, label: 'Clusters found', description: n(p?.clustersTotal ?? 0), icon: 'group-by-ref-type' },
         ...tokenRow(id, r),
       ],
     };
@@ -94,7 +95,7 @@ function finishedNode(r: ConsolidationRecord): LockNode {
   return {
     id: `consolidation-run:${x.runId}`,
     label: `${when} merged ${x.merged.length} of ${r.clusters?.length ?? x.merged.length} clusters`,
-    description: `${status} · ${x.removed} memories folded · ${x.skipped.length} skipped · ${x.rejected.length} rejected · ${r.merger}`,
+    description: `${status} · ${memories(x.removed)} folded · ${x.skipped.length} skipped · ${x.rejected.length} rejected · ${r.merger}`,
     icon: r.undone ? 'discard' : x.skipped.length ? 'warning' : x.cancelled ? 'circle-slash' : 'pass',
     tooltip: `Consolidation run \`${x.runId}\`${r.finishedAt ? ` (${ms(r.finishedAt - r.startedAt)})` : ''}: merged ${x.merged.length} clusters (${x.removed} memories), skipped ${x.skipped.length}, rejected ${x.rejected.length}.${r.undone ? ` Undone: ${r.undone.restored} restored.` : ' Undo restores every memory exactly.'}`,
     ...(skipped.length || r.merger !== 'local' ? { children: [

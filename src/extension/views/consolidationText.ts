@@ -34,6 +34,9 @@ function fenced(text: string): string {
 
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 
+/** `1 memory`, `3 memories`. */
+export const memories = (n: number) => `${n} ${n === 1 ? 'memory' : 'memories'}`;
+
 export function decisionCounts(view: Pick<PlanView, 'clusters' | 'decisions'>): { accepted: number; rejected: number; open: number } {
   let accepted = 0, rejected = 0;
   for (const c of view.clusters ?? []) {
@@ -67,7 +70,7 @@ export function renderPlan(view: PlanView, workspaceScope?: string): string {
   const r = view.result;
   if (r) {
     out.push(`# Consolidation ${r.runId}`, '');
-    out.push(`Merged **${r.merged.length}** of ${clusters.length} clusters (${r.removed} memories folded into their survivors), **${r.skipped.length}** skipped because a member changed or went meanwhile, **${r.rejected.length}** rejected${r.cancelled ? '; cancelled before the rest' : ''}${r.stoppedBy ? `; stopped: ${r.stoppedBy.message}` : ''}.`, '');
+    out.push(`Merged **${r.merged.length}** of ${clusters.length} clusters (${memories(r.removed)} folded into ${r.merged.length === 1 ? 'its survivor' : 'their survivors'}), **${r.skipped.length}** skipped because a member changed or went meanwhile, **${r.rejected.length}** rejected${r.cancelled ? '; cancelled before the rest' : ''}${r.stoppedBy ? `; stopped: ${r.stoppedBy.message}` : ''}.`, '');
     out.push(view.undone ? `**Undone**: ${view.undone.restored} memories restored.` : r.merged.length ? `Undo puts every memory back exactly (\`memory-lane consolidate --undo ${r.runId}\`); a single survivor's originals come back with **Restore Merged Originals…** in the Memories view.` : 'Nothing was written.', '');
   } else {
     const { accepted, rejected, open } = decisionCounts(view);
