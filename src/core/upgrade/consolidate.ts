@@ -14,6 +14,8 @@ import type { MemoryRecord } from '../store/schema';
 import { sqlInList, sqlString } from '../store/sql';
 import { normalizedText } from '../store/health';
 import { validateText, validateVector } from '../store/validation';
+import { TokenLedger } from '../usage/tokenLedger';
+import { tokenCost, TokenMeter } from '../usage/tokens';
 import { SpendGuard, type BudgetStop, type UpgradeBudget } from './budget';
 import type { EmbedFn } from './job';
 import { LOCAL_MERGER_NAME, type ConsolidationMerger, type MergeUsage } from './merger';
@@ -50,6 +52,12 @@ export interface PlanOptions {
   threshold?: number;
   /** Share of the shorter memory's content words the other must contain too (default 0.5). */
   minOverlap?: number;
+  /**
+   * Never merge two memories (other than exact duplicates) whose numbers differ or of which only one
+   * is negated ("port 6380" / "port 5433", "deleted" / "never deleted"): they state different facts
+   * however similar they look (default true; bench/consolidate.ts measures both).
+   */
+  factGuard?: boolean;
   /**
    * Writes each cluster's `proposedText` (default: the local rule, the survivor's text). A merger that
    * calls a model spends within `budget`; clusters past it keep the local proposal and the plan says `stoppedBy`.
@@ -137,6 +145,8 @@ export interface ConsolidateResult {
   /** A budget stopped the run after whole clusters; a rerun continues (same budget semantics and message as the upgrade). */
   stoppedBy?: BudgetStop;
   cost?: number;
+  /** Dry run with a model merger: what the merges would spend (nothing was), as the upgrade's dry run forecasts. */
+  estimate?: { tokens: { in: number; out: number }; calls: number; clusters: number; method: 'measured' | 'estimate'; cost?: number };
 }
 
 export interface UndoResult {
@@ -153,6 +163,17 @@ function contentWords(text: string): string[] {
   return [...new Set(normalizedText(text).split(' ').filter((w) => w.length >= 3 && !STOP.has(w)))];
 }
 
+// Cardinals only: ordinals and "once" are as often adverbs ("run it first") as values.
+const NUMBER_WORDS = new Set(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve', 'fifteen', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'ninety', 'hundred', 'thousand', 'million']);
+const NEGATIONS = new Set(['not', 'no', 'never', 'none', 'nothing', 'nobody', 'neither', 'nor', 'without', 'cannot', 'dont', 'doesnt', 'didnt', 'isnt', 'arent', 'wasnt', 'werent', 'wont', 'shouldnt', 'mustnt', 'cant', 'couldnt']);
+
+/** What two memories must agree on to say the same thing: their numbers, and whether they are negated. */
+function factKey(text: string): string {
+  const words = normalizedText(text.replace(/n't\b/gi, 'nt')).split(' ');
+  const numbers = [...new Set(words.filter((w) => /\d/.test(w) || NUMBER_WORDS.has(w)))].sort();
+  return `${words.some((w) => NEGATIONS.has(w)) ? '!' : ''}${numbers.join(' ')}`;
+}
+
 /** The stable id of a cluster: what it merges, into what, in which scope. */
 export function clusterId(scope: string, survivor: string, members: readonly string[]): string {
   return createHash('sha256').update(JSON.stringify([scope, [...members].sort(), survivor])).digest('hex').slice(0, 24);
@@ -166,6 +187,7 @@ interface ScanEntry {
   rev: number;
   words: Uint32Array;
   norm: string;
+  facts: string;
 }
 
 /** Memories per page when the planner fetches vectors or texts by id. */
@@ -185,6 +207,7 @@ export async function planConsolidation(store: MemoryStore, options: PlanOptions
   const minOverlap = options.minOverlap ?? CONSOLIDATE_DEFAULTS.minOverlap;
   if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) throw new ValidationError('threshold', `must be a number in (0, 1], got ${threshold}`);
   if (typeof minOverlap !== 'number' || !(minOverlap >= 0 && minOverlap <= 1)) throw new ValidationError('minOverlap', `must be a number in [0, 1], got ${minOverlap}`);
+  const factGuard = options.factGuard ?? true;
   const runId = randomUUID();
   const log = componentLogger(options.logger ?? nullLogger, 'consolidate');
   const progress = (scanned: number, clustersTotal: number) => options.onProgress?.({ runId, phase: 'planning', scanned, clustersTotal, clustersDone: 0, merged: 0, skipped: 0, at: Date.now() });
@@ -213,7 +236,7 @@ export async function planConsolidation(store: MemoryStore, options: PlanOptions
           if (n === undefined) vocabulary.set(w, n = vocabulary.size);
           return n;
         });
-        rows.set(id, { id, rev, words: Uint32Array.from(words), norm: textHash(normalizedText(text)) });
+        rows.set(id, { id, rev, words: Uint32Array.from(words), norm: textHash(normalizedText(text)), facts: factKey(text) });
       }
       progress(scanned, 0);
       if (options.signal?.aborted) break;
@@ -257,7 +280,7 @@ export async function planConsolidation(store: MemoryStore, options: PlanOptions
       }
       for (const j of touched) {
         const small = Math.min(rows[i]!.words.length, rows[j]!.words.length);
-        if (small > 0 && shared[j]! / small >= minOverlap) pairs.push(i, j);
+        if (small > 0 && shared[j]! / small >= minOverlap && (!factGuard || rows[i]!.facts === rows[j]!.facts)) pairs.push(i, j);
         shared[j] = 0;
       }
       touched.length = 0;
@@ -375,6 +398,21 @@ async function proposeWithMerger(clusters: PlannedCluster[], merger: Consolidati
   return done;
 }
 
+/** The dry run's forecast: tokens per cluster measured by the ledger for this merger, else its estimate rule. */
+async function estimateMerges(clusters: PlannedCluster[], merger: ConsolidationMerger, spend: SpendGuard): Promise<NonNullable<ConsolidateResult['estimate']>> {
+  const asked = clusters.filter((c) => !c.exact);
+  const measured = await spend.measuredPerUnit();
+  let tin = 0, tout = 0;
+  for (const c of asked) {
+    const e = measured ?? merger.estimate?.(textsOf(c)) ?? { in: 0, out: 0 };
+    tin += e.in;
+    tout += e.out;
+  }
+  const tokens = { in: Math.round(tin), out: Math.round(tout) };
+  const cost = tokenCost(tokens.in + tokens.out, spend.budget?.pricePer1k);
+  return { tokens, calls: asked.length, clusters: asked.length, method: measured ? 'measured' : 'estimate', ...(cost !== undefined ? { cost } : {}) };
+}
+
 type JournalLine =
   | { runId: string; kind: 'cluster'; id?: string; survivor: MemoryRecord; members: MemoryRecord[] }
   | { runId: string; kind: 'proposal'; id: string; h: string; text: string; by: string }
@@ -457,7 +495,7 @@ export async function consolidate(store: MemoryStore, options: ConsolidateOption
     if (!options.dryRun) await recoverUnfinished(store, log);
     const planned = supplied
       ? { scanned: 0, clusters: supplied }
-      : await planConsolidation(store, { ...(options.scope ? { scope: options.scope } : {}), ...(options.threshold !== undefined ? { threshold: options.threshold } : {}), ...(options.minOverlap !== undefined ? { minOverlap: options.minOverlap } : {}), signal, onProgress: (p) => { counts.scanned = p.scanned; emit('planning', p.clustersTotal); }, ...(options.logger ? { logger: options.logger } : {}) });
+      : await planConsolidation(store, { ...(options.scope ? { scope: options.scope } : {}), ...(options.threshold !== undefined ? { threshold: options.threshold } : {}), ...(options.minOverlap !== undefined ? { minOverlap: options.minOverlap } : {}), ...(options.factGuard !== undefined ? { factGuard: options.factGuard } : {}), signal, onProgress: (p) => { counts.scanned = p.scanned; emit('planning', p.clustersTotal); }, ...(options.logger ? { logger: options.logger } : {}) });
     counts.scanned = planned.scanned;
     const only = options.onlyClusters ? new Set(options.onlyClusters) : undefined;
     if (only) {
@@ -481,6 +519,7 @@ export async function consolidate(store: MemoryStore, options: ConsolidateOption
     counts.clustersDone = rejected.length;
     const total = planned.clusters.length;
     if (options.dryRun || todo.length === 0) {
+      if (options.dryRun && merger) result.estimate = await estimateMerges(todo, merger, spend);
       emit('done', total);
       return { ...result, ...spend.resultFields(), ms: Date.now() - started };
     }
@@ -545,7 +584,11 @@ async function writeStep(store: MemoryStore, batch: PlannedCluster[], ctx: { run
   const vectors = new Map<string, number[]>();
   if (retexted.length) {
     if (!ctx.embed) throw new ValidationError('embed', 'a merged text that differs from the survivor\'s needs the store\'s embedder (options.embed)');
-    const out = await ctx.embed(retexted.map((c) => c.proposedText));
+    const meter = new TokenMeter();
+    const out = await ctx.embed(retexted.map((c) => c.proposedText), undefined, meter.record);
+    // The new vectors' tokens (a remote embedder) go to the ledger under this run; the budget is the merges'.
+    const pending = meter.takePending();
+    if (pending.length) await new TokenLedger(store.dir).append(pending, { runId }).catch((err) => ctx.log.warn(`could not record the embedding calls in the token ledger: ${errorMessage(err)}`));
     retexted.forEach((c, i) => vectors.set(c.id, validateVector(out[i], store.dim, 'embedding of the merged text')));
   }
   await appendJsonLines(journal, ready.map((c) => JSON.stringify({ runId, kind: 'cluster', id: c.id, survivor: current.get(c.survivor)!, members: c.members.map((m) => current.get(m)!) } satisfies JournalLine)));
