@@ -178,6 +178,29 @@ function vsce(dir, target, outFile) {
   if (r.status !== 0) throw new PackageError(`${target}: vsce package failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
 }
 
+async function packageTarget(target, { files, locked, name, version, outDir }) {
+  const facts = targetFacts(target);
+  let lancedb = opts.lancedb ?? locked;
+  let staged = stage(target, files, { lancedb, locked });
+  if (!staged) {
+    const have = registryVersions(facts.native, lancedb);
+    const why = `the registry (${npm(['config', 'get', 'registry']).stdout.trim()}) has no ${facts.native}@${lancedb}, LanceDB's ${target} binary` +
+      (have.length ? ` (its newest there is ${have[0]})` : ' (none at all)');
+    if (!opts['content-check-fallback'] || !have.length) throw new PackageError(`${why}. A releasable ${target} VSIX needs it at the locked version; see docs/platforms.md`);
+    log(`${why}; building a content-check VSIX with LanceDB ${have[0]}`);
+    lancedb = have[0];
+    staged = stage(target, files, { lancedb, locked });
+    if (!staged) throw new PackageError(`${target}: ${facts.native}@${lancedb} could not be fetched either`);
+  }
+  const outFile = opts.out ? resolve(repoRoot, opts.out) : join(outDir, vsixFileName({ name, version, target, contentCheck: staged.contentCheck ? lancedb : undefined }));
+  mkdirSync(dirname(outFile), { recursive: true });
+  log(`${target}: vsce package → ${outFile}`);
+  vsce(staged.dir, target, outFile);
+  const report = await checkVsixFile(outFile, { target, release: opts.release, lockVersion: locked });
+  console.log(describe(outFile, report));
+  return { target, file: outFile, ...report };
+}
+
 async function main() {
   const list = targets();
   for (const t of list) targetFacts(t);
@@ -189,30 +212,20 @@ async function main() {
   if (!opts['skip-build']) build();
   const files = await extensionFiles();
   const results = [];
+  const failures = [];
   for (const target of list) {
-    const facts = targetFacts(target);
-    let lancedb = opts.lancedb ?? locked;
-    let staged = stage(target, files, { lancedb, locked });
-    if (!staged) {
-      const have = registryVersions(facts.native, lancedb);
-      const why = `the registry (${npm(['config', 'get', 'registry']).stdout.trim()}) has no ${facts.native}@${lancedb}, LanceDB's ${target} binary` +
-        (have.length ? ` (its newest there is ${have[0]})` : ' (none at all)');
-      if (!opts['content-check-fallback'] || !have.length) throw new PackageError(`${why}. A releasable ${target} VSIX needs it at the locked version; see docs/platforms.md`);
-      log(`${why}; building a content-check VSIX with LanceDB ${have[0]}`);
-      lancedb = have[0];
-      staged = stage(target, files, { lancedb, locked });
-      if (!staged) throw new PackageError(`${target}: ${facts.native}@${lancedb} could not be fetched either`);
+    try {
+      results.push(await packageTarget(target, { files, locked, name, version, outDir }));
+    } catch (err) {
+      if (!(err instanceof PackageError) || list.length === 1) throw err;
+      // package:all goes on with the other targets and names every failure at the end.
+      console.error(`✗ ${err.message}`);
+      failures.push(target);
     }
-    const outFile = opts.out ? resolve(repoRoot, opts.out) : join(outDir, vsixFileName({ name, version, target, contentCheck: staged.contentCheck ? lancedb : undefined }));
-    mkdirSync(dirname(outFile), { recursive: true });
-    log(`${target}: vsce package → ${isAbsolute(outFile) ? outFile : join(repoRoot, outFile)}`);
-    vsce(staged.dir, target, outFile);
-    const report = await checkVsixFile(outFile, { target, release: opts.release, lockVersion: locked });
-    console.log(describe(outFile, report));
-    results.push({ target, file: outFile, ...report });
   }
   const bad = results.filter((r) => r.problems.length);
-  if (bad.length) throw new PackageError(`${bad.length} VSIX${bad.length > 1 ? 'es' : ''} failed the content check: ${bad.map((r) => r.target).join(', ')}`);
+  if (bad.length) failures.push(...bad.map((r) => r.target));
+  if (failures.length) throw new PackageError(`${failures.length} of ${list.length} target${list.length > 1 ? 's' : ''} not packaged or not passing the content check: ${failures.join(', ')}`);
   log(`${results.length} VSIX${results.length > 1 ? 'es' : ''} packaged and checked`);
 }
 
