@@ -4,6 +4,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../helpers/repo';
 import { tempDir } from '../helpers/tempStore';
 
@@ -19,7 +20,7 @@ const yazl = createRequire(createRequire(join(root, 'package.json')).resolve('@v
 };
 const locked = (JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> }).packages['node_modules/@lancedb/lancedb'].version;
 const targets = JSON.parse(spawnSync(process.execPath, ['--input-type=module', '-e',
-  `import(${JSON.stringify(new URL(`file://${join(root, 'scripts', 'package-targets.mjs')}`).href)}).then((m) => console.log(JSON.stringify(m.TARGETS)))`], { encoding: 'utf8' }).stdout) as Record<string, { native: string; binary: string }>;
+  `import(${JSON.stringify(pathToFileURL(join(root, 'scripts', 'package-targets.mjs')).href)}).then((m) => console.log(JSON.stringify(m.TARGETS)))`], { encoding: 'utf8' }).stdout) as Record<string, { native: string; binary: string }>;
 
 type Files = Record<string, string>;
 
