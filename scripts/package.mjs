@@ -25,7 +25,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { checkVsixFile, describe } from './package-check.mjs';
@@ -118,8 +118,8 @@ function localNative(pkg, version) {
  */
 function stage(target, files, { lancedb, locked }) {
   const facts = targetFacts(target);
-  const tarball = localNative(facts.native, lancedb) ?? nativeTarball(facts.native, lancedb);
-  if (!tarball) return undefined;
+  const native = localNative(facts.native, lancedb) ?? nativeTarball(facts.native, lancedb);
+  if (!native) return undefined;
   const dir = join(repoRoot, '.cache', 'package', lancedb === locked ? target : `${target}-lancedb-${lancedb}`);
   const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
   const contentCheck = lancedb !== locked;
@@ -130,7 +130,7 @@ function stage(target, files, { lancedb, locked }) {
   const lock = readFileSync(join(repoRoot, 'package-lock.json'), 'utf8');
   const npmArgs = [contentCheck ? 'install' : 'ci', '--omit=dev', '--omit=optional', `--os=${facts.os}`, `--cpu=${facts.cpu}`, ...(facts.libc ? [`--libc=${facts.libc}`] : []),
     '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
-  const stamp = createHash('sha256').update(JSON.stringify([lock, manifest.dependencies, npmArgs, tarball])).digest('hex');
+  const stamp = createHash('sha256').update(JSON.stringify([lock, manifest.dependencies, npmArgs, native])).digest('hex');
   const stampFile = `${dir}.installed`; // beside the folder: nothing in it but what vsce packages
   const installed = existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp && existsSync(join(dir, 'node_modules', facts.native, facts.binary));
 
@@ -151,11 +151,12 @@ function stage(target, files, { lancedb, locked }) {
     const dest = join(dir, 'node_modules', ...facts.native.split('/'));
     rmSync(dest, { recursive: true, force: true });
     mkdirSync(dest, { recursive: true });
-    if (tarball.endsWith('.tgz')) {
-      const t = run('tar', ['-xzf', tarball, '-C', dest, '--strip-components=1']);
-      if (t.status !== 0) throw new PackageError(`${target}: unpacking ${tarball} failed: ${t.stderr}`);
+    if (native.endsWith('.tgz')) {
+      // The archive by its bare name: GNU tar (Git for Windows) would read "C:\\…" as a remote host.
+      const t = run('tar', ['-xzf', basename(native), '-C', dest, '--strip-components=1'], { cwd: dirname(native) });
+      if (t.status !== 0) throw new PackageError(`${target}: unpacking ${native} failed: ${t.stderr}`);
     } else {
-      cpSync(tarball, dest, { recursive: true });
+      cpSync(native, dest, { recursive: true });
     }
     if (!existsSync(join(dest, facts.binary))) throw new PackageError(`${target}: ${facts.native}@${lancedb} has no ${facts.binary}`);
     writeFileSync(stampFile, stamp);
