@@ -12,7 +12,8 @@
 //   5. Chat phase: chat turned on (chat.disableAIFeatures false) and, beside Memory Lane, the test-only
 //      extension test/e2e/chat-model-stub, which registers a local chat model; the Playwright cases of
 //      out/test/e2e/chat.ui.js send @memory requests through the chat view (see runChatUiChecks).
-//   6. Packaged-VSIX phase: `npm run package`, `code-server --install-extension` into a fresh profile,
+//   6. Packaged-VSIX phase: `npm run package -- --target linux-x64` (or the VSIX scripts/test.mjs packaged
+//      just before, named by MEMORY_LANE_E2E_VSIX), `code-server --install-extension` into a fresh profile,
 //      and a plain window (no development path) in which the installed extension must activate.
 //   7. test-results/e2e-summary.json = { passed, failed, cases }: one entry per named case.
 //
@@ -205,9 +206,16 @@ async function runVsixChecks(browser, install, runDir) {
   const stateDir = join(runDir, 'vsix-profile');
   let extensionDir;
   const packaged = await step(suite, 'npm run package produces a linux-x64 VSIX', () => {
+    // scripts/test.mjs has packaged (and content-checked) it already: install that very file.
+    const prebuilt = process.env.MEMORY_LANE_E2E_VSIX;
+    if (prebuilt) {
+      if (!existsSync(prebuilt)) throw new Error(`MEMORY_LANE_E2E_VSIX names no file: ${prebuilt}`);
+      copyFileSync(prebuilt, vsix);
+      return;
+    }
     const logFile = join(resultsDir, 'package.log');
     const out = openSync(logFile, 'w');
-    const r = spawnSync('npm', ['run', 'package', '--', '--out', vsix], { cwd: repoRoot, stdio: ['ignore', out, out] });
+    const r = spawnSync('npm', ['run', 'package', '--', '--target', 'linux-x64', '--out', vsix], { cwd: repoRoot, stdio: ['ignore', out, out] });
     closeSync(out);
     if (r.status !== 0 || !existsSync(vsix)) throw new Error(`npm run package failed (exit ${r.status}); see ${logFile}`);
   });

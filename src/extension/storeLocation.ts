@@ -1,6 +1,4 @@
-import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
-import { defaultStorePath } from '../core/paths';
+import { defaultStorePath, expandHome, hostPathPlatform, pathFor, type PathPlatform } from '../core/paths';
 
 export interface StoreLocation {
   /** The folder, absolute and normalized (`/a/b/../c` is `/a/c`). */
@@ -17,15 +15,24 @@ export interface StoreLocation {
  * Where `memoryLane.storePath` puts the store. Empty is the shared default (`$MEMORY_LANE_DB`, else
  * `~/.memory-lane/store`); `~` is the home folder; any other path must be absolute. A relative
  * path has no meaning a person could predict (relative to the workspace? to VS Code's working
- * folder?), so it is refused instead of guessed. No `vscode` import: unit-tested.
+ * folder?), so it is refused instead of guessed. On Windows that includes `\store` and `C:store`,
+ * whose drive or folder would be the process's current one. No `vscode` import: unit-tested, with
+ * the platform injected (docs/platforms.md#paths-and-the-home-folder).
  */
-export function locateStore(setting: string, env: NodeJS.ProcessEnv = process.env): StoreLocation {
+export function locateStore(setting: string, env: NodeJS.ProcessEnv = process.env, on: PathPlatform = hostPathPlatform()): StoreLocation {
+  const path = pathFor(on.platform);
   const value = setting.trim();
-  if (!value) return { dir: defaultStorePath(env) };
+  if (!value) return { dir: defaultStorePath(env, on) };
   if (/[\u0000-\u001f\u007f]/.test(value)) {
-    return { dir: defaultStorePath(env), problem: `must not contain control characters, got ${JSON.stringify(value)}` };
+    return { dir: defaultStorePath(env, on), problem: `must not contain control characters, got ${JSON.stringify(value)}` };
   }
-  if (value === '~' || value.startsWith('~/') || value.startsWith('~\\')) return { dir: resolve(join(homedir(), value.slice(1))) };
-  if (isAbsolute(value)) return { dir: resolve(value) };
-  return { dir: resolve(homedir(), value), problem: `is a relative path (${JSON.stringify(value)}); write an absolute folder, or one starting with ~/` };
+  const home = expandHome(value, on);
+  if (home) return { dir: home };
+  const fallback = path.resolve(on.homedir, value);
+  if (on.platform === 'win32' && /^[\\/](?![\\/])/.test(value)) {
+    return { dir: fallback, problem: `has no drive letter (${JSON.stringify(value)}), so its drive would be whichever is current; write e.g. C:${value}, or start with ~\\` };
+  }
+  if (path.isAbsolute(value)) return { dir: path.resolve(value) };
+  const hint = /[%$]/.test(value) ? ' (environment variables are not expanded here)' : '';
+  return { dir: fallback, problem: `is a relative path (${JSON.stringify(value)})${hint}; write an absolute folder, or one starting with ~${path.sep === '\\' ? '\\' : '/'}` };
 }

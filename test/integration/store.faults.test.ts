@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -53,19 +54,33 @@ test('a corrupted owner record does not break waiting or writing', async (t) => 
   assert.deepEqual(await store.lock.status(), { held: false });
 });
 
+/**
+ * Makes `dir` read-only for the test's worker; returns the undo. Windows ignores the read-only
+ * attribute of a folder (chmod sets only that), so there writing and deleting in it are denied to
+ * everyone (S-1-1-0) by an ACL entry instead (docs/platforms.md#lock-folders-on-windows).
+ */
+function makeReadOnly(dir: string): () => void {
+  if (process.platform === 'win32') {
+    execFileSync('icacls', [dir, '/deny', '*S-1-1-0:(OI)(CI)(W,D,DC)']);
+    return () => { execFileSync('icacls', [dir, '/remove:d', '*S-1-1-0']); };
+  }
+  chmodSync(dir, 0o555);
+  return () => chmodSync(dir, 0o755);
+}
+
 test('a read-only store folder can be read, and a write fails with a clear error leaving the data intact', async (t) => {
   const dir = tempDir(t);
   const s = await MemoryStore.open(dir, { dim: 8 });
   await s.insert([{ id: 'kept', text: 'kept memory', vector: vec(1) }]);
   await s.close();
-  chmodSync(dir, 0o555);
+  const restore = makeReadOnly(dir);
   let msgs: any[];
   try {
     // Root ignores folder permissions, so the writer runs as an unprivileged user there.
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
     msgs = await runWorker('readonly-worker', { dir }, {}, asUser);
   } finally {
-    chmodSync(dir, 0o755);
+    restore();
   }
   const out = msgs.find((m) => m.read);
   assert.equal(out.read, 'kept memory');

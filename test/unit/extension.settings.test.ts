@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { CONSOLIDATE_DEFAULTS } from '../../src/core/upgrade/consolidate';
 import { checkSetting, describeProblems, schemaProblems, type ValueSchema } from '../../src/extension/manifestSchema';
@@ -50,15 +48,17 @@ test('tool input is checked against the inputSchema the model was given, naming 
 
 test('memoryLane.storePath: empty is the shared store, ~ the home folder, absolute paths normalized, relative ones refused', () => {
   const env = { MEMORY_LANE_DB: '/srv/shared-store' };
-  assert.deepEqual(locateStore('', env), { dir: '/srv/shared-store' });
-  assert.deepEqual(locateStore('  ', env), { dir: '/srv/shared-store' });
-  assert.deepEqual(locateStore('~/memories', env), { dir: join(homedir(), 'memories') });
-  assert.deepEqual(locateStore('/data/a/../b/./store', env), { dir: '/data/b/store' });
-  const relative = locateStore('memories/store', env);
-  assert.equal(relative.dir, resolve(homedir(), 'memories/store'));
+  // POSIX rules on every host (the Windows ones: test/unit/platform.test.ts).
+  const on = { platform: 'linux' as const, homedir: '/home/ada', cwd: '/work' };
+  assert.deepEqual(locateStore('', env, on), { dir: '/srv/shared-store' });
+  assert.deepEqual(locateStore('  ', env, on), { dir: '/srv/shared-store' });
+  assert.deepEqual(locateStore('~/memories', env, on), { dir: '/home/ada/memories' });
+  assert.deepEqual(locateStore('/data/a/../b/./store', env, on), { dir: '/data/b/store' });
+  const relative = locateStore('memories/store', env, on);
+  assert.equal(relative.dir, '/home/ada/memories/store');
   assert.match(relative.problem ?? '', /is a relative path \("memories\/store"\); write an absolute folder, or one starting with ~\//);
-  assert.match(locateStore('../../etc', env).problem ?? '', /relative path/);
-  assert.match(locateStore('/tmp/a\u0000b', env).problem ?? '', /control characters/);
+  assert.match(locateStore('../../etc', env, on).problem ?? '', /relative path/);
+  assert.match(locateStore('/tmp/a\u0000b', env, on).problem ?? '', /control characters/);
 });
 
 test('the consolidation threshold setting defaults to the core\'s default and takes only (0.5, 1]', () => {

@@ -9,6 +9,25 @@ import type { Disposable } from '../lifecycle';
 import { nullLogger, type Logger } from '../log';
 import { HOST, isPidAlive, isProvablyDead, OwnerRecordFile, publicHolder, takeOverFromDeadHolder } from './ownerRecord';
 
+/**
+ * Windows: while a released lock folder is being removed and another process still has it open
+ * (its stat of the lock, the holder's last refresh), the delete is pending and a new mkdir of it
+ * fails with EPERM (or EACCES). That is a lock about to be free, not a read-only folder: a probe
+ * file written beside it tells the two apart, and the caller tries again as for a held lock
+ * (docs/platforms.md#lock-folders-on-windows). Elsewhere these codes always mean "not writable".
+ */
+export async function isPendingDeleteOnWindows(code: string | undefined, dir: string, platform: NodeJS.Platform = process.platform): Promise<boolean> {
+  if (platform !== 'win32' || (code !== 'EPERM' && code !== 'EACCES')) return false;
+  const probe = join(dir, `.write-probe-${process.pid}-${randomUUID().slice(0, 8)}`);
+  try {
+    await fs.writeFile(probe, '');
+    await fs.rm(probe, { force: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** proper-lockfile refuses a stale time below 2 s; a smaller setting would be silently raised anyway. */
 export const MIN_STALE_MS = 2000;
 
@@ -92,6 +111,7 @@ export class FileLock {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
+          if (await isPendingDeleteOnWindows(code, this.dir)) return undefined;
           throw new StoreUnavailableError(`The folder ${this.dir} is not writable (${code}); memories can be read but not written`, { cause: err });
         }
         if (code !== 'ELOCKED') throw err;

@@ -11,12 +11,22 @@ export interface OwnerRecord extends LockHolderInfo {
   token: string;
 }
 
-export function isPidAlive(pid: number): boolean {
+/**
+ * Whether process `pid` of this host may still run. `process.kill(pid, 0)` sends nothing; it only
+ * asks. Only ESRCH ("no such process", on Windows too, where libuv maps OpenProcess's invalid
+ * parameter to it) proves the process gone. EPERM means it exists but is another user's (or, on
+ * Windows, elevated), and any other answer proves nothing: both count as alive, because calling a
+ * live holder dead hands its lock to a second writer, while calling a dead one alive only costs the
+ * stale time (docs/platforms.md#pid-liveness). `kill` is injectable for tests.
+ */
+export function isPidAlive(pid: number, kill: (pid: number, signal: 0) => unknown = (p, s) => process.kill(p, s)): boolean {
+  // 0 and negative pids address process groups, not a process: a record carrying one proves nothing.
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
   try {
-    process.kill(pid, 0);
+    kill(pid, 0);
     return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 
