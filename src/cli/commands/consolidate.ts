@@ -1,7 +1,13 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { consolidate, undoConsolidation } from '../../core/upgrade';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Presets, SingleBar } from 'cli-progress';
+import { BUDGET_DEFAULTS } from '../../core/defaults';
+import { ValidationError } from '../../core/errors';
+import { componentLogger } from '../../core/log';
+import type { MemoryStore } from '../../core/store/memoryStore';
+import { consolidate, createMerger, restoreOriginal, undoConsolidation, type ConsolidateProgress, type EmbedFn } from '../../core/upgrade';
 import type { CliContext } from '../context';
 import { table, truncate } from '../output';
+import { enricherConfigFromEnv, positiveInt, price, spendText } from './upgrade';
 
 type Run = (fn: (ctx: CliContext) => Promise<void>) => () => Promise<void>;
 
@@ -11,28 +17,110 @@ const unit = (value: string) => {
   return n;
 };
 
-/** `consolidate`: merges memories of one scope that say the same thing; `--undo RUN_ID` puts a run back. */
+/** Progress on stderr, like the upgrade's: a bar on a terminal, one plain line every few seconds otherwise. */
+function progressReporter(ctx: CliContext): { update(p: ConsolidateProgress): void; stop(): void } {
+  if (process.stderr.isTTY) {
+    const bar = new SingleBar({ format: 'consolidate |{bar}| {value}/{total} clusters · {phase} · {merged} merged · {skipped} skipped{spend}', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+    let started = false;
+    return {
+      update: (p) => {
+        const spend = spendText(p);
+        const payload = { phase: p.phase === 'planning' ? `planning (${p.scanned} read)` : p.phase, merged: p.merged, skipped: p.skipped, spend: spend ? ` · ${spend}` : '' };
+        if (!started) { bar.start(Math.max(p.clustersTotal, 1), p.clustersDone, payload); started = true; }
+        bar.setTotal(Math.max(p.clustersTotal, 1));
+        bar.update(p.clustersDone, payload);
+      },
+      stop: () => { if (started) bar.stop(); },
+    };
+  }
+  let last = 0;
+  return {
+    update: (p) => {
+      if (Date.now() - last < 2000 && p.phase !== 'done') return;
+      last = Date.now();
+      const spend = spendText(p);
+      ctx.out.note(`consolidate: ${p.phase} — ${p.scanned} memories read, ${p.clustersDone}/${p.clustersTotal} clusters settled, ${p.merged} merged, ${p.skipped} skipped${spend ? `, ${spend}` : ''}`);
+    },
+    stop: () => {},
+  };
+}
+
+/** `consolidate`: merges memories of one scope that say the same thing; `--undo RUN_ID` puts a run back, `--restore ID` one memory. */
 export function registerConsolidateCommand(program: Command, run: Run): void {
   program.command('consolidate')
-    .description('merges memories in one scope that say the same thing (similar vectors and shared words, or the same text) into the most complete, newest one; planning takes no lock, members changed meanwhile are skipped; --undo RUN_ID restores a run')
+    .description('merges memories in one scope that say the same thing (similar vectors and shared words, or the same text) into one; planning takes no lock, clusters whose members changed meanwhile are skipped; resumable, Ctrl-C stops after whole steps; --undo RUN_ID restores a run, --restore ID one memory')
     .option('--scope <scope>', 'only this scope (clusters never cross scopes)')
     .option('--threshold <x>', 'cosine similarity a pair needs, default 0.8', unit)
-    .option('--dry-run', 'print the clusters; change nothing')
+    .option('--dry-run', 'print the clusters; change nothing, call no model')
+    .addOption(new Option('--merger <kind>', 'who writes the merged memory: local (the most complete, newest text; default) or openai (MEMORY_LANE_LLM_BASE_URL, _MODEL, _API_KEY, as upgrade --enricher openai)').choices(['local', 'openai']).default('local'))
+    .option('--llm', 'same as --merger openai')
+    .option('--batch-size <n>', 'clusters per write step, default 50', positiveInt('--batch-size', 500))
+    .option('--token-budget <n>', 'tokens the merger may spend in this run; it stops after whole clusters, a rerun continues', positiveInt('--token-budget', Number.MAX_SAFE_INTEGER))
+    .option('--max-calls <n>', 'model requests this run may send', positiveInt('--max-calls', Number.MAX_SAFE_INTEGER))
+    .option('--daily-token-budget <n>', 'tokens the background runs of every process on this store may spend today', positiveInt('--daily-token-budget', Number.MAX_SAFE_INTEGER))
+    .option('--price-per-1k <x>', 'price of 1000 tokens, to show the cost', price)
+    .option('--resume <runId>', 'continue a stopped run (its journal, so one --undo covers it; merges it paid for are not asked again)')
     .option('--undo <runId>', 'restore the memories a consolidation merged')
-    .action((o: { scope?: string; threshold?: number; dryRun?: boolean; undo?: string }) => run(async (ctx) => {
-      const store = await ctx.openStore();
-      if (o.undo) {
-        const r = await undoConsolidation(store, o.undo, { logger: ctx.logger });
-        ctx.out.result(r, (x) => `undid ${x.clusters} clusters of run ${x.runId}: ${x.restored} memories restored${x.changedSince.length ? `; ${x.changedSince.length} survivors changed since and were kept (${x.changedSince.join(', ')})` : ''}`);
+    .option('--restore <memoryId>', 'restore one merged memory as it was, from the run that merged it')
+    .action((o: { scope?: string; threshold?: number; dryRun?: boolean; merger: 'local' | 'openai'; llm?: boolean; batchSize?: number; tokenBudget?: number; maxCalls?: number; dailyTokenBudget?: number; pricePer1k?: number; resume?: string; undo?: string; restore?: string }) => run(async (ctx) => {
+      if ([o.undo, o.restore, o.resume].filter((x) => x !== undefined).length > 1) throw new ValidationError('--undo/--restore/--resume', 'take one of them at a time');
+      if (o.undo || o.restore) {
+        const store = await ctx.openStore();
+        if (o.undo) {
+          const r = await undoConsolidation(store, o.undo, { logger: ctx.logger });
+          ctx.out.result(r, (x) => `undid ${x.clusters} clusters of run ${x.runId}: ${x.restored} memories restored${x.changedSince.length ? `; ${x.changedSince.length} survivors changed since and were kept (${x.changedSince.join(', ')})` : ''}`);
+        } else {
+          const r = await restoreOriginal(store, o.restore!, { logger: ctx.logger });
+          ctx.out.result(r, (x) => `restored ${x.restored} as it was before run ${x.runId} merged it into ${x.survivor}`);
+        }
         return;
       }
-      const r = await consolidate(store, { ...(o.scope ? { scope: o.scope } : {}), ...(o.threshold ? { threshold: o.threshold } : {}), ...(o.dryRun ? { dryRun: true } : {}), logger: ctx.logger });
-      ctx.out.result(r, (x) => [
-        x.dryRun
-          ? `would merge ${x.clusters.length} clusters (${x.clusters.reduce((n, c) => n + c.members.length, 0)} memories, ${x.exactDuplicates} exact duplicates) of ${x.scanned} memories`
-          : `merged ${x.merged.length} clusters (${x.removed} memories, ${x.exactDuplicates} exact duplicates) of ${x.scanned}; skipped ${x.skipped.length}; run ${x.runId} (undo: consolidate --undo ${x.runId})`,
-        ...(x.clusters.length ? ['', table(x.clusters.slice(0, 30).flatMap((c) => [c.survivor, ...c.members].map((id, i) => [i === 0 ? `${c.survivor.slice(0, 12)} (${c.similarity})` : '', i === 0 ? 'keeps' : 'merged', truncate(c.texts[id] ?? '', 80)])), ['cluster', '', 'text'])] : []),
-        ...x.skipped.map((s) => `skipped ${s.survivor}: ${s.reason}`),
-      ].join('\n'));
+      const kind = o.llm ? 'openai' : o.merger;
+      let store: MemoryStore;
+      let embed: EmbedFn | undefined;
+      if (kind === 'openai') {
+        // A merged text gets a new vector: the service knows the store's embedder.
+        const service = await ctx.openService();
+        store = service.memoryStore;
+        const embedder = service.activeEmbedder;
+        if (!embedder && !o.dryRun) throw new ValidationError('embedding', 'no embedder usable for this store (run the re-embed upgrade first); a merged text needs a vector');
+        if (embedder) embed = (texts, signal) => embedder.embed(texts, signal ? { signal } : {});
+      } else {
+        store = await ctx.openStore();
+      }
+      const abort = new AbortController();
+      const onSignal = () => { ctx.out.note('consolidate: stopping after the step in flight…'); abort.abort(); };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const progress = progressReporter(ctx);
+      try {
+        const r = await consolidate(store, {
+          ...(o.scope ? { scope: o.scope } : {}),
+          ...(o.threshold ? { threshold: o.threshold } : {}),
+          ...(o.dryRun ? { dryRun: true } : {}),
+          ...(o.batchSize ? { batchClusters: o.batchSize } : {}),
+          ...(o.resume ? { resume: o.resume } : {}),
+          ...(kind === 'openai' ? { merger: createMerger(enricherConfigFromEnv('openai'), componentLogger(ctx.logger, 'merge')) } : {}),
+          ...(embed ? { embed } : {}),
+          budget: { tokens: o.tokenBudget ?? BUDGET_DEFAULTS.tokenBudget, calls: o.maxCalls ?? 0, dailyTokens: o.dailyTokenBudget ?? BUDGET_DEFAULTS.dailyTokenBudget, pricePer1k: o.pricePer1k ?? BUDGET_DEFAULTS.pricePer1kTokens },
+          signal: abort.signal,
+          logger: ctx.logger,
+          onProgress: (p) => progress.update(p),
+        });
+        progress.stop();
+        ctx.out.result(r, (x) => [
+          x.dryRun
+            ? `would merge ${x.clusters.length} clusters (${x.clusters.reduce((n, c) => n + c.members.length, 0)} memories, ${x.exactDuplicates} exact duplicates) of ${x.scanned} memories`
+            : `merged ${x.merged.length} clusters (${x.removed} memories, ${x.exactDuplicates} exact duplicates) of ${x.scanned}; skipped ${x.skipped.length}; run ${x.runId} (undo: consolidate --undo ${x.runId})${x.cancelled ? ` — cancelled; continue with consolidate --resume ${x.runId}` : ''}`,
+          ...(x.calls ? [`spent ${spendText({ tokens: x.tokens!, calls: x.calls, ...(x.budget ? { budget: x.budget } : {}), ...(x.cost !== undefined ? { cost: x.cost } : {}) })}${x.tokens?.estimated ? ' (some estimated: the endpoint reported no usage)' : ''}`] : []),
+          ...(x.stoppedBy ? [`stopped by the budget: ${x.stoppedBy.message} (${x.pending} clusters left; consolidate --resume ${x.runId} continues this run)`] : []),
+          ...(x.clusters.length ? ['', table(x.clusters.slice(0, 30).flatMap((c) => [c.survivor, ...c.members].map((id, i) => [i === 0 ? `${c.survivor.slice(0, 12)} (${c.similarity})` : '', i === 0 ? 'keeps' : 'merged', truncate(c.texts[id] ?? '', 80)])), ['cluster', '', 'text'])] : []),
+          ...x.skipped.map((s) => `skipped ${s.survivor}: ${s.reason}`),
+        ].join('\n'));
+      } finally {
+        progress.stop();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     })());
 }

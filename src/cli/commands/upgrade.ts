@@ -9,13 +9,13 @@ import { componentLogger } from '../../core/log';
 
 type Run = (fn: (ctx: CliContext) => Promise<void>) => () => Promise<void>;
 
-const positiveInt = (name: string, max: number) => (value: string) => {
+export const positiveInt = (name: string, max: number) => (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}`);
   return n;
 };
 
-const price = (value: string) => {
+export const price = (value: string) => {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || value.trim() === '') throw new InvalidArgumentError('--price-per-1k must be a number ≥ 0 (the price of 1000 tokens)');
   return n;
@@ -24,7 +24,7 @@ const price = (value: string) => {
 const count = (n: number) => n.toLocaleString('en-US');
 
 /** Tokens and calls so far, with the spend against the token budget when there is one. */
-function spendText(p: Pick<UpgradeProgress, 'tokens' | 'calls' | 'budget' | 'cost'>): string {
+export function spendText(p: Pick<UpgradeProgress, 'tokens' | 'calls' | 'budget' | 'cost'>): string {
   if (!p.calls) return '';
   const t = p.tokens ?? { in: 0, out: 0 };
   const budget = p.budget?.tokens ? ` of ${count(p.budget.tokens)}` : '';

@@ -10,6 +10,7 @@ import { EnrichJob, type EnrichJobOptions } from './enrichJob';
 import type { EmbedFn } from './job';
 import { LocalEnricher, type LocalEnricherOptions } from './localEnricher';
 import { OpenAiCompatibleEnricher, type OpenAiCompatibleEnricherOptions } from './openAiCompatibleEnricher';
+import { LocalMerger, OpenAiCompatibleMerger, type ConsolidationMerger } from './merger';
 import { ReembedJob } from './reembedJob';
 import { UPGRADE_JOB, UpgradeRun, type UpgradeProgress, type UpgradeResult, type UpgradeRunOptions } from './upgradeRun';
 import type { Logger } from '../log';
@@ -23,7 +24,9 @@ export { EnrichJob, enrichmentPatch, type EnrichJobOptions } from './enrichJob';
 export { ReembedJob, type ReembedJobOptions } from './reembedJob';
 export { UpgradeRun, UPGRADE_JOB, type BudgetName, type BudgetStop, type SpendEstimate, type UpgradeBudget, type UpgradeFailure, type UpgradeProgress, type UpgradeResult, type UpgradeRunOptions } from './upgradeRun';
 export { CHECKPOINT_FILE } from './checkpoint';
-export { consolidate, CONSOLIDATE_JOB, CONSOLIDATION_DIR, planConsolidation, undoConsolidation, type ConsolidateOptions, type ConsolidateResult, type PlannedCluster, type UndoResult } from './consolidate';
+export { clusterId, consolidate, CONSOLIDATE_DEFAULTS, CONSOLIDATE_JOB, CONSOLIDATION_DIR, planConsolidation, restoreOriginal, undoConsolidation, type ConsolidateOptions, type ConsolidateProgress, type ConsolidateResult, type PlannedCluster, type PlanOptions, type PlanResult, type UndoResult } from './consolidate';
+export { cleanMergeReply, LocalMerger, LOCAL_MERGER_NAME, MERGE_SYSTEM_PROMPT, mergeMessage, MergeError, OpenAiCompatibleMerger, type ConsolidationMerger, type MergeUsage, type OpenAiCompatibleMergerOptions } from './merger';
+export { normalizeBudget, SpendGuard, type Spender } from './budget';
 export { copyIntoNewStore, type StoreCopyOptions, type StoreCopyResult } from './storeCopy';
 export type { EmbedFn, UpgradeJob, UpgradePhase } from './job';
 export * from './importers';
@@ -35,6 +38,16 @@ export type EnricherConfig =
 /** Builds an enricher from settings (the extension adds its `vscode.lm` provider by implementing Enricher itself). */
 export function createEnricher(config: EnricherConfig = { provider: 'local' }, logger?: Logger): Enricher {
   return config.provider === 'openai-compatible' ? new OpenAiCompatibleEnricher({ ...(logger ? { logger } : {}), ...config }) : new LocalEnricher(config);
+}
+
+/**
+ * Builds the consolidation merger from the same settings as the enricher: `local` keeps the
+ * survivor's text, `openai-compatible` asks that endpoint and model to write the merged memory.
+ */
+export function createMerger(config: EnricherConfig = { provider: 'local' }, logger?: Logger): ConsolidationMerger {
+  if (config.provider !== 'openai-compatible') return new LocalMerger();
+  const { baseUrl, model, apiKey, timeoutMs, retries, maxReplyBytes } = config;
+  return new OpenAiCompatibleMerger({ baseUrl, model, ...(apiKey ? { apiKey } : {}), ...(timeoutMs ? { timeoutMs } : {}), ...(retries !== undefined ? { retries } : {}), ...(maxReplyBytes ? { maxReplyBytes } : {}), ...(logger ? { logger } : {}) });
 }
 
 export interface UpgradeOptions extends UpgradeRunOptions, Partial<EnrichJobOptions> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ExclusiveJobLock, type JobLease } from '../concurrency/jobLock';
-import { errorCode, errorMessage, MemoryLaneError, ValidationError } from '../errors';
+import { errorCode, errorMessage, MemoryLaneError } from '../errors';
 import { Emitter, type Event } from '../events';
 import { failpoint } from '../failpoints';
 import type { Disposable } from '../lifecycle';
@@ -10,8 +10,8 @@ import type { MemoryPatch } from '../store/patch';
 import { resolveWriter, type Writer } from '../provenance';
 import { fromRawRow } from '../store/schema';
 import { sqlInList } from '../store/sql';
-import { TokenLedger } from '../usage/tokenLedger';
-import { tokenCost, TokenMeter } from '../usage/tokens';
+import { tokenCost } from '../usage/tokens';
+import { SpendGuard, type BudgetName, type BudgetStop, type UpgradeBudget } from './budget';
 import { UpgradeCheckpoint } from './checkpoint';
 import type { UpgradeJob, UpgradePhase, UpgradeRow } from './job';
 import { scanCandidates } from './scan';
@@ -54,33 +54,7 @@ export interface UpgradeRunOptions {
   budget?: UpgradeBudget;
 }
 
-/**
- * Limits on a run's model spend; 0 or absent = no limit. Before each batch's Phase 1 the run
- * projects its cost (tokens per row measured in this run, else in the ledger, else the estimate
- * rule) and prepares only the rows that fit; the batches already prepared are written whole and the
- * run ends with `stoppedBy`. A rerun resumes: written rows are no longer candidates.
- */
-export interface UpgradeBudget {
-  /** Tokens (prompt + completion) this run may spend. */
-  tokens?: number;
-  /** Model requests (retries included) this run may send. */
-  calls?: number;
-  /** Tokens the background runs of every process on this store may spend today (the ledger's local-day total, read before each batch). */
-  dailyTokens?: number;
-  /** Price per 1 000 tokens: results and progress then show the cost. */
-  pricePer1k?: number;
-}
-
-export type BudgetName = 'tokenBudget' | 'maxCalls' | 'dailyTokenBudget';
-
-/** Why a run stopped before its candidates were done: which budget, its limit, and what was spent against it. */
-export interface BudgetStop {
-  budget: BudgetName;
-  limit: number;
-  spent: number;
-  /** e.g. `token budget 5000 reached: this run spent 4860 tokens; run again (with a larger budget) to continue`. */
-  message: string;
-}
+export type { BudgetName, BudgetStop, UpgradeBudget } from './budget';
 
 /** A dry run's forecast of what the run would spend, made before anything is spent. */
 export interface SpendEstimate {
@@ -175,9 +149,6 @@ export interface UpgradeResult {
   estimate?: SpendEstimate;
 }
 
-/** Rows of a budgeted run's first step, before its tokens per row are measured (about one round of the enricher's concurrency). */
-const PROBE_ROWS = 4;
-
 const COLUMNS = ['id', 'text', 'category', 'scope', 'importance', 'created_at', 'updated_at', 'rev', 'metadata'];
 
 /**
@@ -199,13 +170,8 @@ export class UpgradeRun implements Disposable {
   private readonly controller = new AbortController();
   private readonly log: Logger;
   private readonly o: Required<Omit<UpgradeRunOptions, 'signal' | 'logger' | 'jobLockStaleMs' | 'writer' | 'budget'>> & { jobLockStaleMs?: number };
-  private readonly budget: UpgradeBudget | undefined;
-  private readonly meter = new TokenMeter();
-  private readonly ledger: TokenLedger;
-  private stoppedBy: BudgetStop | undefined;
+  private readonly spend: SpendGuard;
   private estimate: SpendEstimate | undefined;
-  /** Tokens per row measured by earlier runs (the ledger), read once per run. */
-  private ledgerPerRow: Promise<{ in: number; out: number } | undefined> | undefined;
   private readonly writer: Partial<Writer>;
   private readonly started = Date.now();
   private phase: UpgradePhase = 'scan';
@@ -230,8 +196,7 @@ export class UpgradeRun implements Disposable {
       ...(options.jobLockStaleMs !== undefined ? { jobLockStaleMs: options.jobLockStaleMs } : {}),
     };
     this.log = componentLogger(options.logger ?? nullLogger, 'upgrade');
-    this.budget = normalizeBudget(options.budget);
-    this.ledger = new TokenLedger(store.dir);
+    this.spend = new SpendGuard(store.dir, options.budget, job.spender, this.log, () => this.id);
     this.writer = { ...options.writer, kind: 'upgrade' };
     resolveWriter(this.writer); // a bad writer fails here, not in the first batch
     if (options.signal) {
@@ -281,6 +246,18 @@ export class UpgradeRun implements Disposable {
   dispose(): void {
     this.cancel();
     this._onProgress.dispose();
+  }
+
+  private get budget(): UpgradeBudget | undefined {
+    return this.spend.budget;
+  }
+
+  private get meter() {
+    return this.spend.meter;
+  }
+
+  private get stoppedBy(): BudgetStop | undefined {
+    return this.spend.stoppedBy;
   }
 
   private get fallbacks(): number {
@@ -371,11 +348,7 @@ export class UpgradeRun implements Disposable {
       batches: this.counts.batches,
       ms: Date.now() - this.started,
       ...(this.o.dryRun ? { preview: this.preview } : {}),
-      tokens: { in: this.meter.totals.in, out: this.meter.totals.out, ...(this.meter.totals.estimatedCalls ? { estimated: true } : {}) },
-      calls: this.meter.totals.calls,
-      budget: this.budget ?? null,
-      ...(this.stoppedBy ? { stoppedBy: { ...this.stoppedBy } } : {}),
-      ...(tokenCost(this.meter.tokens, this.budget?.pricePer1k) !== undefined ? { cost: tokenCost(this.meter.tokens, this.budget?.pricePer1k)! } : {}),
+      ...this.spend.resultFields(),
       ...(this.estimate ? { estimate: this.estimate } : {}),
     };
   }
@@ -446,7 +419,7 @@ export class UpgradeRun implements Disposable {
     const per = perRow.in + perRow.out;
     const b = this.budget;
     if (b && per > 0) {
-      const today = b.dailyTokens ? await this.ledger.backgroundTokensOn() : 0;
+      const today = b.dailyTokens ? await this.spend.backgroundTokensToday() : 0;
       const limits: Array<[BudgetName, number]> = [];
       if (b.tokens) limits.push(['tokenBudget', Math.floor(b.tokens / per)]);
       if (b.calls) limits.push(['maxCalls', b.calls]);
@@ -458,88 +431,21 @@ export class UpgradeRun implements Disposable {
     this.counts.written = ids.length - this.counts.skipped;
   }
 
-  /** Tokens per row measured by earlier runs of this job's provider and model, if any. */
   private measuredPerRow(): Promise<{ in: number; out: number } | undefined> {
-    const s = this.job.spender;
-    if (!s) return Promise.resolve(undefined);
-    this.ledgerPerRow ??= this.ledger.perRow(s.purpose, s.provider, s.model).then((p) => (p ? { in: p.in, out: p.out } : undefined), (err) => {
-      this.log.warn(`could not read the token ledger: ${errorMessage(err)}`);
-      return undefined;
-    });
-    return this.ledgerPerRow;
+    return this.spend.measuredPerUnit();
   }
 
-  /**
-   * How many of these rows Phase 1 may prepare within the budgets: the cost of one row is projected
-   * from this run's measured tokens per row, else the ledger's, else the estimate rule on these rows.
-   * Fewer than all sets `stoppedBy`: the run writes what it prepared and ends.
-   */
-  private async allowance(rows: UpgradeRow[]): Promise<number> {
-    const b = this.budget;
+  private allowance(rows: UpgradeRow[]): Promise<number> {
     const spender = this.job.spender;
-    if (!b || !spender || (!b.tokens && !b.calls && !b.dailyTokens)) return rows.length;
-    const t = this.meter.totals;
-    let per: number;
-    let probe = false;
-    if (t.rows > 0) per = (t.in + t.out) / t.rows;
-    else {
-      const measured = await this.measuredPerRow();
-      per = measured ? measured.in + measured.out : rows.reduce((n, r) => { const e = spender.estimateRow(r); return n + e.in + e.out; }, 0) / Math.max(1, rows.length);
-      // Before anything is measured the estimate rule may be far off (a tokenizer unlike characters/4):
-      // a token budget's first step is a few rows, whose measured cost then sizes the rest.
-      probe = !measured && !!(b.tokens || b.dailyTokens);
-    }
-    let allowed = probe ? Math.min(rows.length, PROBE_ROWS) : rows.length;
-    const consider = (budget: BudgetName, limit: number | undefined, spent: number, unit: number) => {
-      if (!limit) return;
-      const fit = unit > 0 ? Math.max(0, Math.floor((limit - spent) / unit)) : rows.length;
-      if (fit < allowed) {
-        allowed = fit;
-        this.stoppedBy = { budget, limit, spent, message: '' };
-      }
-    };
-    consider('tokenBudget', b.tokens, this.meter.tokens, per);
-    consider('maxCalls', b.calls, t.calls, 1);
-    if (b.dailyTokens) {
-      let today = 0;
-      try {
-        today = await this.ledger.backgroundTokensOn();
-      } catch (err) {
-        this.log.warn(`could not read today's total from the token ledger: ${errorMessage(err)}`);
-      }
-      consider('dailyTokenBudget', b.dailyTokens, today, per);
-    }
-    return allowed;
+    return spender ? this.spend.allowance(rows, (r) => spender.estimateRow(r)) : Promise.resolve(rows.length);
   }
 
-  /** Appends what this run spent since the last call to the ledger (one durable write per batch). */
-  private async recordSpend(): Promise<void> {
-    const pending = this.meter.takePending();
-    if (pending.length === 0) return;
-    try {
-      await this.ledger.append(pending, { runId: this.id });
-    } catch (err) {
-      this.log.warn(`could not record ${pending.reduce((n, p) => n + p.calls, 0)} calls in the token ledger (the daily total misses them): ${errorMessage(err)}`);
-    }
+  private recordSpend(): Promise<void> {
+    return this.spend.recordSpend();
   }
 
-  /** The stop's final figures and message, once the run's last batch is written. */
-  private async finishBudgetStop(): Promise<void> {
-    const stop = this.stoppedBy;
-    if (!stop) return;
-    const tokens = (n: number) => n.toLocaleString('en-US');
-    const cost = tokenCost(this.meter.tokens, this.budget?.pricePer1k);
-    const costText = cost !== undefined ? ` (cost ${cost})` : '';
-    if (stop.budget === 'tokenBudget') {
-      stop.spent = this.meter.tokens;
-      stop.message = `token budget ${tokens(stop.limit)} reached: this run spent ${tokens(stop.spent)} tokens${costText} in ${this.meter.totals.calls} calls; run again (with a larger budget) to continue`;
-    } else if (stop.budget === 'maxCalls') {
-      stop.spent = this.meter.totals.calls;
-      stop.message = `call limit ${stop.limit} reached: this run sent ${stop.spent} requests (${tokens(this.meter.tokens)} tokens${costText}); run again to continue`;
-    } else {
-      try { stop.spent = await this.ledger.backgroundTokensOn(); } catch { /* keep the figure read before the batch */ }
-      stop.message = `daily token budget ${tokens(stop.limit)} reached: background runs spent ${tokens(stop.spent)} tokens today (this run ${tokens(this.meter.tokens)}${costText}); it continues tomorrow, or with a larger budget`;
-    }
+  private finishBudgetStop(): Promise<void> {
+    return this.spend.finishStop();
   }
 
   private async upgrade(ids: string[]): Promise<void> {
@@ -685,15 +591,4 @@ export class UpgradeRun implements Disposable {
     }
     for (const f of failures) this.failed.push({ ...f, ...(deadLetterId ? { deadLetterId } : {}) });
   }
-}
-
-function normalizeBudget(b: UpgradeBudget | undefined): UpgradeBudget | undefined {
-  if (!b) return undefined;
-  const out: UpgradeBudget = {};
-  for (const k of ['tokens', 'calls', 'dailyTokens', 'pricePer1k'] as const) {
-    const v = b[k];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw new ValidationError(`budget.${k}`, `must be a number ≥ 0, got ${JSON.stringify(v)}`);
-    if (v) out[k] = v;
-  }
-  return Object.keys(out).length ? out : undefined;
 }
