@@ -13,13 +13,14 @@ export interface CliRun {
 }
 
 /** Runs the bundled `memory-lane` CLI in a real child process. */
-export function cli(args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+/** `onStderr` sees stderr as it arrives (e.g. to act when the child reaches a failpoint). */
+export function cli(args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number; onStderr?: (text: string) => void } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_PATH, ...args], { env: { ...process.env, LANCEDB_LOG: 'error', NO_COLOR: '1', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; options.onStderr?.(stderr); });
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`memory-lane ${args.join(' ')} timed out; stderr: ${stderr}`)); }, options.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('exit', (code) => {

@@ -5,16 +5,11 @@ import { test } from 'node:test';
 import { MemoryService } from '../../src/core/memoryService';
 import { META_FILE } from '../../src/core/store/storeMeta';
 import { cli } from '../helpers/cli';
+import { exportFingerprint } from '../helpers/fingerprint';
 import { callTool, connectMcp } from '../helpers/mcp';
 import { deferCleanup, tempDir } from '../helpers/tempStore';
 
-/** Every row, as a comparable string: "unchanged" means exactly this is equal before and after. */
-async function fingerprint(dir: string): Promise<string> {
-  const r = await cli(['--db', dir, 'export', join(tempDir({ after: () => undefined }), 'fp.jsonl'), '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  const lines = readFileSync(r.json.file, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l)).map(({ commit: _c, ...rest }: any) => JSON.stringify(rest));
-  return lines.sort().join('\n');
-}
+const fingerprint = exportFingerprint;
 
 /** A fingerprint without what a successful recall counts (injected_count, last_injected_at, the revision): bookkeeping, not content. */
 function withoutRecallCounters(fingerprint: string): string {

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { cosine } from '../../src/core/embedding/embedder';
 import { MemoryService } from '../../src/core/memoryService';
 import { MemoryStore } from '../../src/core/store/memoryStore';
-import { consolidate, planConsolidation, undoConsolidation, type ConsolidateResult } from '../../src/core/upgrade';
+import { CONSOLIDATION_DIR, consolidate, planConsolidation, restoreOriginal, undoConsolidation, type ConsolidateResult, type PlannedCluster } from '../../src/core/upgrade';
+import { TokenLedger } from '../../src/core/usage';
+import { startStubLlm } from '../fixtures/upgrade/stubLlm';
 import { cli } from '../helpers/cli';
+import { exportFingerprint } from '../helpers/fingerprint';
 import { deferCleanup, tempDir } from '../helpers/tempStore';
 
 // Consolidation (issue 14, part 2) on real stores with the local embedder.
@@ -26,12 +30,7 @@ async function seeded(t: Parameters<typeof tempDir>[0], extra: Array<{ id: strin
   return dir;
 }
 
-/** Every row as exported, without the commit token: equal strings mean an equal store. */
-async function fingerprint(dir: string): Promise<string> {
-  const r = await cli(['--db', dir, 'export', join(tempDir({ after: () => undefined }), 'fp.jsonl'), '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  return readFileSync(r.json.file, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l)).map(({ commit: _c, ...rest }: any) => JSON.stringify(rest)).sort().join('\n');
-}
+const fingerprint = exportFingerprint;
 
 test('a paraphrased pair and an exact duplicate are merged into the most complete text; distinct memories are untouched; undo restores the store exactly', async (t) => {
   const dir = await seeded(t);
@@ -72,9 +71,11 @@ test('consolidation in one process while another edits and deletes cluster membe
   const [alpha, beta, gamma] = [clusterOf('alpha'), clusterOf('beta'), clusterOf('gamma')];
   assert.ok(alpha && beta && gamma, 'each pair is a cluster');
 
-  const run = cli(['--db', dir, 'consolidate', '--json'], { env: { MEMORY_LANE_FAILPOINTS: 'consolidate.beforeWrite=pause:2500' } });
+  let reached!: () => void;
+  const atFailpoint = new Promise<void>((resolve) => { reached = resolve; });
+  const run = cli(['--db', dir, 'consolidate', '--json'], { env: { MEMORY_LANE_FAILPOINTS: 'consolidate.beforeWrite=pause:4000' }, onStderr: (text) => { if (text.includes('[failpoint] consolidate.beforeWrite')) reached(); } });
   // While the other process has planned and waits before writing: edit alpha's member, delete beta's.
-  await new Promise((r) => setTimeout(r, 1200));
+  await atFailpoint;
   const [edited] = await store.patch([{ id: alpha.members[0]!, set: { text: 'The alpha service now restarts hourly.' } }], { label: 'concurrent edit' });
   assert.equal(edited!.status, 'applied');
   const [gone] = await store.delete([beta.members[0]!]);
@@ -94,4 +95,176 @@ test('consolidation in one process while another edits and deletes cluster membe
   assert.deepEqual((await store.get(gamma.survivor))!.metadata.merged_from, gamma.members);
   const verify = await store.verify();
   assert.equal(verify.ok, true);
+});
+
+/** Pairs that say the same thing in other words (not exact duplicates), one cluster each. */
+const PARAPHRASE_PAIRS: Array<[string, string]> = [
+  ['The nightly backup job copies the billing database to the west bucket.', 'The billing database is copied to the west bucket by the nightly backup job.'],
+  ['Carol wants commit messages written in the imperative mood.', 'Carol wants every commit message written in the imperative mood.'],
+  ['The integration tests need the Redis container running on port 6380.', 'Integration tests need the Redis container running on port 6380 first.'],
+  ['Deployments to production are frozen during the last week of December.', 'Production deployments are frozen during the last week of December.'],
+  ['The mobile app reads feature flags from the config service at startup.', 'At startup the mobile app reads its feature flags from the config service.'],
+  ['Dana prefers reviewing pull requests in the morning before standup.', 'Dana prefers reviewing pull requests in the morning, before the standup.'],
+];
+
+async function seededPairs(t: Parameters<typeof tempDir>[0], pairs = PARAPHRASE_PAIRS): Promise<string> {
+  const dir = tempDir(t);
+  const service = await MemoryService.open({ dir, vectorIndex: { auto: false } });
+  for (const [i, [a, b]] of pairs.entries()) {
+    await service.store({ id: `p${i}-a`, text: a, force: true });
+    await service.store({ id: `p${i}-b`, text: b, force: true });
+  }
+  for (const [i, text] of DISTINCT.entries()) await service.store({ id: `distinct-${i}`, text, force: true });
+  await service.close();
+  return dir;
+}
+
+const llmEnv = (url: string) => ({ MEMORY_LANE_LLM_BASE_URL: url, MEMORY_LANE_LLM_MODEL: 'stub-model' });
+
+test('an LLM merge within a token budget stops after whole clusters, with the upgrade\'s message; a rerun with --resume continues the run without asking twice; undo restores it exactly', async (t) => {
+  const stub = await startStubLlm({ usage: true });
+  deferCleanup(t, () => stub.close());
+  const dir = await seededPairs(t);
+  const before = await fingerprint(dir);
+  const budget = 400;
+  const first = await cli(['--db', dir, 'consolidate', '--llm', '--token-budget', String(budget), '--price-per-1k', '0.5', '--json'], { env: llmEnv(stub.url) });
+  assert.equal(first.code, 0, first.stderr);
+  const r1 = first.json as ConsolidateResult;
+  t.diagnostic(`first run: ${r1.merged.length} merged, ${r1.pending} left, ${r1.tokens!.in}+${r1.tokens!.out} tokens in ${r1.calls} calls; ${r1.stoppedBy?.message}`);
+  assert.equal(r1.clusters.length, PARAPHRASE_PAIRS.length, 'each paraphrased pair is a cluster');
+  assert.equal(r1.stoppedBy?.budget, 'tokenBudget');
+  assert.equal(r1.stoppedBy?.limit, budget);
+  assert.match(r1.stoppedBy!.message, /^token budget 400 reached: this run spent [\d,]+ tokens \(cost [\d.]+\) in \d+ calls; run again/);
+  assert.deepEqual(r1.budget, { tokens: budget, pricePer1k: 0.5 });
+  assert.ok(r1.merged.length > 0 && r1.merged.length < PARAPHRASE_PAIRS.length, `stopped part-way (${r1.merged.length})`);
+  // Whole clusters: every merge paid for was written, nothing asked and left.
+  assert.equal(stub.requests.length, r1.merged.length);
+  assert.equal(r1.calls, r1.merged.length);
+  assert.equal(r1.pending, PARAPHRASE_PAIRS.length - r1.merged.length);
+  assert.ok(r1.merged.every((m) => m.proposedBy === 'openai-compatible/stub-model'));
+  assert.ok(r1.tokens!.in + r1.tokens!.out <= budget * 1.5, `spend ${r1.tokens!.in + r1.tokens!.out} stays near the budget`);
+
+  const second = await cli(['--db', dir, 'consolidate', '--llm', '--resume', r1.runId, '--json'], { env: llmEnv(stub.url) });
+  assert.equal(second.code, 0, second.stderr);
+  const r2 = second.json as ConsolidateResult;
+  assert.equal(r2.runId, r1.runId);
+  assert.equal(r2.resumed, true);
+  assert.equal(r2.stoppedBy, undefined);
+  assert.equal(r2.merged.length, PARAPHRASE_PAIRS.length - r1.merged.length, 'the rerun merges exactly the clusters left');
+  assert.equal(stub.requests.length, PARAPHRASE_PAIRS.length, 'each cluster was asked once over both runs');
+  const ledger = await new TokenLedger(dir).summary();
+  assert.deepEqual(ledger.today.byModel.map((m) => [m.purpose, m.provider, m.model, m.rows, m.calls]), [['consolidate', 'openai-compatible', 'stub-model', PARAPHRASE_PAIRS.length, PARAPHRASE_PAIRS.length]]);
+
+  const service = await MemoryService.open({ dir, vectorIndex: { auto: false } });
+  try {
+    const store = service.memoryStore;
+    for (const m of [...r1.merged, ...r2.merged]) {
+      const survivor = (await store.get(m.survivor))!;
+      assert.match(survivor.text, / \[merged 2\]$/, 'the model\'s text is the survivor\'s');
+      assert.deepEqual(survivor.metadata.merged_from, m.members);
+      const [expected] = await service.activeEmbedder!.embed([survivor.text]);
+      assert.ok(cosine(survivor.vector, expected!) > 0.9999, 'the survivor\'s vector is its new text\'s');
+      for (const member of m.members) assert.equal(await store.get(member), undefined);
+    }
+    for (let i = 0; i < DISTINCT.length; i++) assert.equal((await store.get(`distinct-${i}`))!.text, DISTINCT[i]);
+  } finally {
+    await service.close();
+  }
+  const undo = await cli(['--db', dir, 'consolidate', '--undo', r1.runId, '--json']);
+  assert.equal(undo.code, 0, undo.stderr);
+  assert.equal(undo.json.clusters, PARAPHRASE_PAIRS.length, 'one undo covers both parts of the run');
+  assert.equal(await fingerprint(dir), before);
+});
+
+test('per-memory restore brings one merged memory back exactly and takes it out of merged_from; errors name the id; undo afterwards is still exact', async (t) => {
+  const dir = await seeded(t);
+  const before = await fingerprint(dir);
+  const store = await MemoryStore.open(dir, { create: false });
+  deferCleanup(t, () => store.close());
+  const original = (await store.get('para-2'))!;
+  const r = await consolidate(store);
+  assert.equal(r.merged.length, 2);
+  const restored = await restoreOriginal(store, 'para-2');
+  assert.deepEqual(restored, { restored: 'para-2', survivor: 'para-1', runId: r.runId });
+  const back = (await store.get('para-2'))!;
+  const comparable = ({ commit: _c, ...m }: typeof back & { commit?: unknown }) => m;
+  assert.deepEqual(comparable(back), comparable(original), 'the memory is back as it was, revision included (the commit token is the restore\'s)');
+  assert.equal((await store.get('para-1'))!.metadata.merged_from, undefined, 'its survivor no longer lists it');
+  await assert.rejects(restoreOriginal(store, 'para-2'), /para-2 is already restored/);
+  await assert.rejects(restoreOriginal(store, 'distinct-0'), /distinct-0 was never merged by a consolidation/);
+  await assert.rejects(restoreOriginal(store, 'para-1'), /para-1 is the survivor of consolidation .*restore its members \(para-2\)/);
+  const exactMember = r.merged.find((m) => m.survivor.startsWith('exact'))!.members[0]!;
+  await store.close();
+  const viaCli = await cli(['--db', dir, 'consolidate', '--restore', exactMember, '--json']);
+  assert.equal(viaCli.code, 0, viaCli.stderr);
+  assert.equal(viaCli.json.restored, exactMember);
+  const again = await cli(['--db', dir, 'consolidate', '--restore', exactMember, '--json']);
+  assert.notEqual(again.code, 0);
+  assert.match(again.stderr + again.stdout, new RegExp(`${exactMember} is already restored`));
+  const undo = await cli(['--db', dir, 'consolidate', '--undo', r.runId, '--json']);
+  assert.equal(undo.code, 0, undo.stderr);
+  assert.equal(await fingerprint(dir), before, 'restore then undo: the store is exactly as before the run');
+});
+
+test('a reviewed plan: only the accepted clusters are merged, the others reported rejected; a plan that was tampered with is refused before any write', async (t) => {
+  const dir = await seeded(t);
+  const store = await MemoryStore.open(dir, { create: false });
+  deferCleanup(t, () => store.close());
+  const plan = await planConsolidation(store);
+  const again = await planConsolidation(store);
+  assert.deepEqual(again.clusters.map((c) => c.id), plan.clusters.map((c) => c.id), 'cluster ids are stable across plans');
+  const para = plan.clusters.find((c) => c.survivor === 'para-1')!;
+  const exact = plan.clusters.find((c) => c.exact)!;
+  assert.equal(para.proposedText, PARAPHRASE[0]);
+  assert.equal(para.proposedBy, 'local');
+  const reviewed = JSON.parse(JSON.stringify(plan.clusters)) as PlannedCluster[];
+  const revBefore = (await store.get(exact.survivor))!.rev;
+  await assert.rejects(consolidate(store, { plan: reviewed, onlyClusters: ['nope'] }), /onlyClusters: nope is not a cluster of the plan/);
+  const tampered = reviewed.map((c) => (c.id === para.id ? { ...c, survivor: 'distinct-0' } : c));
+  await assert.rejects(consolidate(store, { plan: tampered }), /plan\[\d\]\.id: .* is not the id of this cluster/);
+  assert.ok(await store.get('para-2'), 'nothing was written');
+  const r = await consolidate(store, { plan: reviewed, onlyClusters: [para.id] });
+  assert.deepEqual(r.rejected, [exact.id]);
+  assert.deepEqual(r.merged.map((m) => m.id), [para.id]);
+  assert.equal(await store.get('para-2'), undefined);
+  assert.equal((await store.get(exact.survivor))!.rev, revBefore, 'the rejected cluster is untouched');
+  assert.ok(await store.get(exact.members[0]!));
+});
+
+test('cancel stops after whole steps and --resume continues the same run; a run killed between its delete and its survivor write is put back by the next run, and nothing is lost', async (t) => {
+  const dir = await seededPairs(t, PARAPHRASE_PAIRS.slice(0, 4));
+  const before = await fingerprint(dir);
+  const store = await MemoryStore.open(dir, { create: false });
+  deferCleanup(t, () => store.close());
+  const abort = new AbortController();
+  const phases: string[] = [];
+  const first = await consolidate(store, { batchClusters: 1, signal: abort.signal, onProgress: (p) => { phases.push(p.phase); if (p.merged >= 1) abort.abort(); } });
+  assert.equal(first.cancelled, true);
+  assert.equal(first.merged.length, 1, 'the step in flight is finished, no further one started');
+  assert.equal(first.pending, 3);
+  assert.ok(phases.includes('planning') && phases.at(-1) === 'done');
+  const second = await consolidate(store, { resume: first.runId, batchClusters: 1 });
+  assert.equal(second.runId, first.runId);
+  assert.equal(second.merged.length, 3);
+  assert.equal(second.cancelled, false);
+  await assert.rejects(consolidate(store, { resume: '00000000-0000-0000-0000-000000000000' }), /no consolidation 00000000-0000-0000-0000-000000000000 was run on this store/);
+  assert.equal((await undoConsolidation(store, first.runId)).clusters, 4);
+  await assert.rejects(consolidate(store, { resume: first.runId }), /was undone/);
+  await store.close();
+  assert.equal(await fingerprint(dir), before);
+
+  // Killed after the members' delete committed, before the survivor's patch.
+  const killed = await cli(['--db', dir, 'consolidate', '--batch-size', '1', '--json'], { env: { MEMORY_LANE_FAILPOINTS: 'consolidate.afterDelete=kill' } });
+  assert.equal(killed.code, null, 'the process died at the failpoint');
+  const reopened = await MemoryStore.open(dir, { create: false });
+  deferCleanup(t, () => reopened.close());
+  assert.equal(await reopened.count(), 4 * 2 + DISTINCT.length - 1, 'one member is gone, only in the journal now');
+  const killedRun = readdirSync(join(dir, CONSOLIDATION_DIR)).filter((f) => f !== `${first.runId}.jsonl`);
+  assert.equal(killedRun.length, 1);
+  const rerun = await consolidate(reopened);
+  assert.equal(rerun.merged.length, 4, 'the put-back cluster is merged by the next run with the others');
+  assert.equal(await reopened.count(), 4 + DISTINCT.length);
+  await undoConsolidation(reopened, rerun.runId);
+  await reopened.close();
+  assert.equal(await fingerprint(dir), before, 'nothing was lost by the kill');
 });

@@ -379,8 +379,11 @@ type JournalLine =
   | { runId: string; kind: 'cluster'; id?: string; survivor: MemoryRecord; members: MemoryRecord[] }
   | { runId: string; kind: 'proposal'; id: string; h: string; text: string; by: string }
   | { runId: string; kind: 'merged'; id?: string; survivor: string; rev: number }
+  | { runId: string; kind: 'skipped'; id: string; reason: string }
   | { runId: string; kind: 'restored'; id: string; survivor: string; survivorRev?: number; at: number }
-  | { runId: string; kind: 'undone'; at: number };
+  | { runId: string; kind: 'undone'; at: number }
+  /** Every step of the run so far is settled (merged or put back); appended when a run ends, however it ends. */
+  | { runId: string; kind: 'closed'; at: number };
 
 function journalPath(dir: string, runId: string): string {
   if (typeof runId !== 'string' || !/^[0-9a-f-]{36}$/i.test(runId)) throw new ValidationError('runId', `must be the id a consolidation printed, got ${JSON.stringify(runId)}`);
@@ -451,6 +454,7 @@ export async function consolidate(store: MemoryStore, options: ConsolidateOption
     }).tryAcquire(`consolidate (run ${runId})`);
   }
   try {
+    if (!options.dryRun) await recoverUnfinished(store, log);
     const planned = supplied
       ? { scanned: 0, clusters: supplied }
       : await planConsolidation(store, { ...(options.scope ? { scope: options.scope } : {}), ...(options.threshold !== undefined ? { threshold: options.threshold } : {}), ...(options.minOverlap !== undefined ? { minOverlap: options.minOverlap } : {}), signal, onProgress: (p) => { counts.scanned = p.scanned; emit('planning', p.clustersTotal); }, ...(options.logger ? { logger: options.logger } : {}) });
@@ -513,6 +517,7 @@ export async function consolidate(store: MemoryStore, options: ConsolidateOption
       if (spend.stoppedBy) break;
     }
     result.pending = todo.length - next;
+    await appendJsonLines(journal, [JSON.stringify({ runId, kind: 'closed', at: Date.now() } satisfies JournalLine)]);
     await spend.recordSpend();
     await spend.finishStop();
     emit('done', total);
@@ -547,6 +552,7 @@ async function writeStep(store: MemoryStore, batch: PlannedCluster[], ctx: { run
   await failpoint('consolidate.beforeWrite');
   const expectRev = Object.fromEntries(ready.flatMap((c) => c.members.map((m) => [m, c.revs[m]!])));
   const deleted = await store.delete(ready.flatMap((c) => c.members), { priority: 'background', label: `consolidate: ${ready.length} clusters`, expectRev });
+  await failpoint('consolidate.afterDelete');
   const status = new Map(deleted.map((d) => [d.id, d.status]));
   const whole = ready.filter((c) => c.members.every((m) => status.get(m) === 'deleted'));
   const patches: MemoryPatch[] = whole.map((c) => {
@@ -568,11 +574,11 @@ async function writeStep(store: MemoryStore, batch: PlannedCluster[], ctx: { run
   });
   const patched = patches.length ? await store.patch(patches, { priority: 'background', label: `consolidate: ${whole.length} survivors` }) : [];
   const survivorStatus = new Map(patched.map((p) => [p.id, p]));
-  const merged: JournalLine[] = [];
+  const outcome: JournalLine[] = [];
   for (const c of ready) {
     const p = survivorStatus.get(c.survivor);
     if (p?.status === 'applied') {
-      merged.push({ runId, kind: 'merged', id: c.id, survivor: c.survivor, rev: p.rev! });
+      outcome.push({ runId, kind: 'merged', id: c.id, survivor: c.survivor, rev: p.rev! });
       result.merged.push({ id: c.id, survivor: c.survivor, members: c.members, proposedBy: c.proposedBy });
       result.removed += c.members.length;
       continue;
@@ -585,8 +591,75 @@ async function writeStep(store: MemoryStore, batch: PlannedCluster[], ctx: { run
     const back = c.members.filter((m) => status.get(m) === 'deleted').map((m) => current.get(m)!);
     if (back.length) await store.restore(back, { label: 'consolidate: restore a skipped cluster' });
     skip(c, reason);
+    outcome.push({ runId, kind: 'skipped', id: c.id, reason });
   }
-  if (merged.length) await appendJsonLines(journal, merged.map((m) => JSON.stringify(m)));
+  await appendJsonLines(journal, outcome.map((m) => JSON.stringify(m)));
+}
+
+async function journalFiles(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(join(dir, CONSOLIDATION_DIR))).filter((f) => /^[0-9a-f-]{36}\.jsonl$/i.test(f)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** True when the journal's last line says the run closed (read from the file's tail, not the whole journal). */
+async function endsClosed(path: string): Promise<boolean> {
+  const handle = await fs.open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, 512);
+    const buf = Buffer.alloc(length);
+    await handle.read(buf, 0, length, size - length);
+    const last = buf.toString('utf8').trimEnd().split('\n').at(-1) ?? '';
+    return last.includes('"kind":"closed"');
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Settles the steps of runs killed mid-step: a step's clusters are in the journal without a
+ * `merged` or `skipped` line. A survivor that carries the cluster's `consolidated` mark was merged
+ * (the missing `merged` line is written now); otherwise the members the step may have deleted are
+ * restored exactly from the journal, and the cluster waits for the next run. Runs under the
+ * consolidation job lock, so no live run is mid-step; journals that end closed are not read.
+ */
+async function recoverUnfinished(store: MemoryStore, log: Logger, onlyRun?: string): Promise<number> {
+  let recovered = 0;
+  for (const f of await journalFiles(store.dir)) {
+    const runId = f.slice(0, -'.jsonl'.length);
+    if (onlyRun && runId !== onlyRun) continue;
+    const path = join(store.dir, CONSOLIDATION_DIR, f);
+    if (await endsClosed(path)) continue;
+    const lines = (await readJournal(path)) ?? [];
+    if (lines.some((l) => l.kind === 'undone')) {
+      await appendJsonLines(path, [JSON.stringify({ runId, kind: 'closed', at: Date.now() } satisfies JournalLine)]);
+      continue;
+    }
+    const settled = new Set(lines.flatMap((l) => (l.kind === 'merged' || l.kind === 'skipped') && l.id ? [l.id] : []));
+    const open = lines.filter((l): l is Extract<JournalLine, { kind: 'cluster' }> => l.kind === 'cluster' && !!l.id && !settled.has(l.id));
+    const out: JournalLine[] = [];
+    for (const c of open) {
+      const survivor = await store.get(c.survivor.id);
+      const mark = survivor?.metadata.consolidated as { runId?: string; cluster?: string } | undefined;
+      if (survivor && mark?.runId === runId && mark.cluster === c.id) {
+        out.push({ runId, kind: 'merged', id: c.id!, survivor: survivor.id, rev: survivor.rev });
+        continue;
+      }
+      const present = await store.getMany(c.members.map((m) => m.id));
+      const missing = c.members.filter((m) => !present.has(m.id));
+      if (missing.length) await store.restore(missing, { label: `consolidate: put back a step of run ${runId} that stopped midway` });
+      out.push({ runId, kind: 'skipped', id: c.id!, reason: 'the run stopped in the middle of this step; put back as it was' });
+    }
+    out.push({ runId, kind: 'closed', at: Date.now() });
+    await appendJsonLines(path, out.map((l) => JSON.stringify(l)));
+    if (open.length) log.warn(`run ${runId} had stopped in the middle of a step: ${open.length} clusters settled (${out.filter((l) => l.kind === 'merged').length} were merged, the others put back)`);
+    recovered += open.length;
+  }
+  return recovered;
 }
 
 /**
@@ -597,8 +670,19 @@ async function writeStep(store: MemoryStore, batch: PlannedCluster[], ctx: { run
  */
 export async function undoConsolidation(store: MemoryStore, runId: string, options: { logger?: Logger } = {}): Promise<UndoResult> {
   const path = journalPath(store.dir, runId);
-  const lines = await readJournal(path);
-  if (!lines) throw new ValidationError('runId', `no consolidation ${runId} was run on this store`);
+  if (!(await readJournal(path))) throw new ValidationError('runId', `no consolidation ${runId} was run on this store`);
+  const log = componentLogger(options.logger ?? nullLogger, 'consolidate');
+  const lease = await new ExclusiveJobLock(store.dir, CONSOLIDATE_JOB, { logger: log }).tryAcquire(`undo consolidation ${runId}`);
+  try {
+    await recoverUnfinished(store, log, runId);
+    return await undoLocked(store, runId, path, options.logger);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function undoLocked(store: MemoryStore, runId: string, path: string, logger: Logger | undefined): Promise<UndoResult> {
+  const lines = (await readJournal(path))!;
   const clusters = new Map<string, { survivor: MemoryRecord; members: MemoryRecord[] }>();
   const mergedRev = new Map<string, number>();
   const restoredAlone = new Set<string>();
@@ -630,9 +714,9 @@ export async function undoConsolidation(store: MemoryStore, runId: string, optio
     const restored = await store.restore(back, { label: 'undo consolidation' });
     result.restored += restored.filter((r) => r.status === 'inserted').length;
     const failed = restored.filter((r) => r.status === 'failed' || r.status === 'conflict');
-    if (failed.length) options.logger?.warn(`undo ${runId}: ${failed.length} memories could not be restored (${failed.map((f) => f.id).join(', ')}); the journal keeps them`);
+    if (failed.length) logger?.warn(`undo ${runId}: ${failed.length} memories could not be restored (${failed.map((f) => f.id).join(', ')}); the journal keeps them`);
   }
-  await appendJsonLines(path, [JSON.stringify({ runId, kind: 'undone', at: Date.now() } satisfies JournalLine)]);
+  await appendJsonLines(path, [JSON.stringify({ runId, kind: 'undone', at: Date.now() } satisfies JournalLine), JSON.stringify({ runId, kind: 'closed', at: Date.now() } satisfies JournalLine)]);
   return result;
 }
 
@@ -643,13 +727,7 @@ export async function undoConsolidation(store: MemoryStore, runId: string, optio
 export async function restoreOriginal(store: MemoryStore, memoryId: string, options: { logger?: Logger } = {}): Promise<{ restored: string; survivor: string; runId: string }> {
   if (typeof memoryId !== 'string' || !memoryId.trim()) throw new ValidationError('memoryId', `must be the id of a merged memory, got ${JSON.stringify(memoryId)}`);
   const dir = join(store.dir, CONSOLIDATION_DIR);
-  let files: string[];
-  try {
-    files = (await fs.readdir(dir)).filter((f) => /^[0-9a-f-]{36}\.jsonl$/i.test(f));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    files = [];
-  }
+  const files = await journalFiles(store.dir);
   // The newest merge of this memory wins: a memory restored and merged again comes from its last run.
   let found: { runId: string; at: number; member: MemoryRecord; survivor: string; survivorRev: number; undone: boolean; restored: boolean } | undefined;
   let survivorOf: { runId: string; members: string[] } | undefined;
