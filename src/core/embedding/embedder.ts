@@ -1,3 +1,4 @@
+import type { UsageSink } from '../usage/tokens';
 /**
  * Turns texts into vectors. Every memory's `vector` column comes from exactly one embedder, and a
  * store remembers which one (`StoreMeta.embedder` = `Embedder.id`, `StoreMeta.dim` = `Embedder.dim`):
@@ -24,6 +25,11 @@ export type EmbedderKind = 'local' | 'openai';
 export interface EmbedOptions {
   /** Cancels the call (a request in flight is aborted); the promise rejects with `CancelledError`. */
   signal?: AbortSignal;
+  /**
+   * This call's token usage goes here instead of the embedder's `onUsage`: a background run (the
+   * re-embed) counts its own calls against its budget and records them under its run id.
+   */
+  usage?: UsageSink;
 }
 
 /** What `stats()` and the views show about an embedder; never contains a key. */

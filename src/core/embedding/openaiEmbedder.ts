@@ -173,11 +173,12 @@ export class OpenAICompatibleEmbedder implements Embedder {
     if (options.signal?.aborted) throw new CancelledError('embedding request');
     const sendDimensions = this.config.sendDimensions ?? this.config.dimensions !== undefined;
     const result = await this.client.embeddings({ model: this.config.model, input: inputs, ...(sendDimensions && this._dim ? { dimensions: this._dim } : {}) }, options.signal);
-    if (this.onUsage) {
+    const sink = options.usage ?? this.onUsage;
+    if (sink) {
       // A failed request is a call without tokens (nothing is reported for it).
       const usage = result.ok ? result.usage : undefined;
       const tokens = result.ok ? usage?.promptTokens ?? inputs.reduce((n, t) => n + estimateTokens(t), 0) : 0;
-      this.onUsage({ purpose: 'embed', provider: 'openai-compatible', model: this.config.model, in: tokens, out: 0, calls: Math.max(1, result.attempts), source: result.ok && !usage ? 'estimate' : 'usage', rows: result.ok ? inputs.length : 0 });
+      sink({ purpose: 'embed', provider: 'openai-compatible', model: this.config.model, in: tokens, out: 0, calls: Math.max(1, result.attempts), source: result.ok && !usage ? 'estimate' : 'usage', rows: result.ok ? inputs.length : 0 });
     }
     if (!result.ok) throw this.failureError(result.failure, result.attempts);
     return this.parse(result.value, inputs.length);

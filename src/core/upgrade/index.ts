@@ -7,6 +7,7 @@ import type { LockHolderInfo } from '../errors';
 import type { MemoryStore } from '../store/memoryStore';
 import type { Enricher } from './enricher';
 import { EnrichJob, type EnrichJobOptions } from './enrichJob';
+import type { Embedder } from '../embedding/embedder';
 import type { EmbedFn } from './job';
 import { LocalEnricher, type LocalEnricherOptions } from './localEnricher';
 import { OpenAiCompatibleEnricher, type OpenAiCompatibleEnricherOptions } from './openAiCompatibleEnricher';
@@ -74,6 +75,8 @@ export interface ReembedOptions extends UpgradeRunOptions {
   embedBatchSize?: number;
   concurrency?: number;
   force?: boolean;
+  /** The remote embedder's provider and model when `embed` reports usage: the run is then counted and budgeted (see ReembedJobOptions.spender). */
+  spender?: { provider: string; model?: string };
   onProgress?: (p: UpgradeProgress) => void;
 }
 
@@ -91,10 +94,15 @@ export interface ReembedOptions extends UpgradeRunOptions {
  * copied are not carried over: switch while no agent writes, or copy again for rows added since.
  */
 export function createReembedRun(store: MemoryStore, options: ReembedOptions): UpgradeRun {
-  const job = new ReembedJob({ embed: options.embed, model: options.model, dim: store.dim, ...(options.embedBatchSize ? { embedBatchSize: options.embedBatchSize } : {}), ...(options.concurrency ? { concurrency: options.concurrency } : {}), ...(options.force ? { force: true } : {}) });
+  const job = new ReembedJob({ embed: options.embed, model: options.model, dim: store.dim, ...(options.embedBatchSize ? { embedBatchSize: options.embedBatchSize } : {}), ...(options.concurrency ? { concurrency: options.concurrency } : {}), ...(options.force ? { force: true } : {}), ...(options.spender ? { spender: options.spender } : {}) });
   const run = new UpgradeRun(store, job, options);
   if (options.onProgress) run.onProgress(options.onProgress);
   return run;
+}
+
+/** An EmbedFn over an embedder that passes each call's usage on (for a counted, budgeted re-embed). */
+export function embedFnOf(embedder: Pick<Embedder, 'embed'>): EmbedFn {
+  return (texts, signal, usage) => embedder.embed(texts, { ...(signal ? { signal } : {}), ...(usage ? { usage } : {}) });
 }
 
 export function reembedMemories(store: MemoryStore, options: ReembedOptions): Promise<UpgradeResult> {

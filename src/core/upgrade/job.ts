@@ -41,5 +41,8 @@ export interface UpgradeJob {
   prepare(rows: UpgradeRow[], signal: AbortSignal, onPrepared: (n: number) => void, usage?: UsageSink): Promise<Preparation[]>;
 }
 
-/** A function that embeds texts (the embedding layer's `Embedder.embed`, or a test's hash vectors). */
-export type EmbedFn = (texts: string[], signal?: AbortSignal) => Promise<number[][]>;
+/**
+ * A function that embeds texts (the embedding layer's `Embedder.embed`, or a test's hash vectors).
+ * `usage`, when given, is told each request's tokens (pass it on as `EmbedOptions.usage`).
+ */
+export type EmbedFn = (texts: string[], signal?: AbortSignal, usage?: UsageSink) => Promise<number[][]>;

@@ -4,6 +4,7 @@ import type { SmartMetadata } from '../store/schema';
 import { validateVector } from '../store/validation';
 import type { EmbedFn, Preparation, UpgradeJob, UpgradeRow } from './job';
 import { expectOneVectorPerText } from '../embedding/errors';
+import { estimateTokens, type UsageSink } from '../usage/tokens';
 
 export interface ReembedJobOptions {
   embed: EmbedFn;
@@ -17,6 +18,11 @@ export interface ReembedJobOptions {
   concurrency?: number;
   /** Re-embed every row, even those already marked with this model. */
   force?: boolean;
+  /**
+   * Set when `embed` calls a remote model and reports usage: the run then counts its tokens, records
+   * them in the ledger under its run id, and honours the upgrade's budget (estimate: characters/4 of each text).
+   */
+  spender?: { provider: string; model?: string };
 }
 
 /**
@@ -29,11 +35,14 @@ export class ReembedJob implements UpgradeJob {
   readonly kind = 'reembed';
   readonly prepPhase = 'embed';
   readonly label: string;
-  private readonly o: Required<ReembedJobOptions>;
+  private readonly o: Required<Omit<ReembedJobOptions, 'spender'>>;
+  readonly spender?: UpgradeJob['spender'];
 
   constructor(options: ReembedJobOptions) {
     if (!options.model?.trim()) throw new ValidationError('model', 're-embedding needs the name of the target embedding model');
-    this.o = { embedBatchSize: 32, concurrency: 2, force: false, ...options };
+    const { spender, ...rest } = options;
+    this.o = { embedBatchSize: 32, concurrency: 2, force: false, ...rest };
+    if (spender) this.spender = { purpose: 'embed', provider: spender.provider, ...(spender.model ? { model: spender.model } : {}), estimateRow: (row) => ({ in: estimateTokens(row.text), out: 0 }) };
     this.label = `re-embed (${options.model})`;
   }
 
@@ -41,7 +50,7 @@ export class ReembedJob implements UpgradeJob {
     return this.o.force || metadata.embedding_model !== this.o.model;
   }
 
-  async prepare(rows: UpgradeRow[], signal: AbortSignal, onPrepared: (n: number) => void): Promise<Preparation[]> {
+  async prepare(rows: UpgradeRow[], signal: AbortSignal, onPrepared: (n: number) => void, usage?: UsageSink): Promise<Preparation[]> {
     const queue = new PQueue({ concurrency: Math.max(1, this.o.concurrency) });
     const groups: UpgradeRow[][] = [];
     for (let i = 0; i < rows.length; i += this.o.embedBatchSize) groups.push(rows.slice(i, i + this.o.embedBatchSize));
@@ -49,7 +58,7 @@ export class ReembedJob implements UpgradeJob {
       if (signal.aborted) return [];
       let vectors: number[][];
       try {
-        vectors = await this.o.embed(group.map((r) => r.text), signal);
+        vectors = await this.o.embed(group.map((r) => r.text), signal, this.spender ? usage : undefined);
       } catch (err) {
         if (signal.aborted) return [];
         return group.map((r) => ({ id: r.id, fail: `embedding failed: ${errorMessage(err)}` }));
