@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { cosine } from '../../src/core/embedding/embedder';
 import { MemoryService } from '../../src/core/memoryService';
 import { MemoryStore } from '../../src/core/store/memoryStore';
-import { CONSOLIDATION_DIR, consolidate, planConsolidation, restoreOriginal, undoConsolidation, type ConsolidateResult, type PlannedCluster } from '../../src/core/upgrade';
+import { CONSOLIDATION_DIR, consolidate, embedFnOf, OpenAiCompatibleMerger, planConsolidation, restoreOriginal, undoConsolidation, type ConsolidateResult, type PlannedCluster } from '../../src/core/upgrade';
 import { TokenLedger } from '../../src/core/usage';
 import { startStubLlm } from '../fixtures/upgrade/stubLlm';
 import { cli } from '../helpers/cli';
@@ -267,4 +267,36 @@ test('cancel stops after whole steps and --resume continues the same run; a run 
   await undoConsolidation(reopened, rerun.runId);
   await reopened.close();
   assert.equal(await fingerprint(dir), before, 'nothing was lost by the kill');
+});
+
+test('the preview path: a plan with a model merger proposes texts within the budget (the rest keep the local rule), a failed merge falls back with its reason, and applying the reviewed plan asks nothing again', async (t) => {
+  const stub = await startStubLlm({ usage: true });
+  deferCleanup(t, () => stub.close());
+  const pairs: Array<[string, string]> = [...PARAPHRASE_PAIRS.slice(0, 3), ['ERR500 The cache warmer runs every ten minutes on staging servers.', 'ERR500 Every ten minutes the cache warmer runs on the staging servers.']];
+  const dir = await seededPairs(t, pairs);
+  const service = await MemoryService.open({ dir, vectorIndex: { auto: false } });
+  deferCleanup(t, () => service.close());
+  const store = service.memoryStore;
+  const merger = new OpenAiCompatibleMerger({ baseUrl: stub.url, model: 'stub-model', retries: 0, timeoutMs: 5000 });
+  const progress: string[] = [];
+  const limited = await planConsolidation(store, { merger, budget: { calls: 2 }, onProgress: (p) => progress.push(p.phase) });
+  assert.equal(limited.clusters.length, 4);
+  assert.equal(limited.stoppedBy?.budget, 'maxCalls');
+  assert.match(limited.stoppedBy!.message, /^call limit 2 reached: this run sent 2 requests/);
+  assert.equal(stub.requests.length, 2);
+  assert.equal(limited.clusters.filter((c) => c.proposedBy === 'openai-compatible/stub-model').length, 2, 'two clusters proposed by the model');
+  assert.ok(limited.clusters.filter((c) => c.proposedBy === 'local').every((c) => c.proposedText === c.texts[c.survivor]), 'the rest keep the survivor\'s text');
+  assert.ok(progress.includes('planning'));
+
+  const full = await planConsolidation(store, { merger });
+  const failed = full.clusters.find((c) => c.survivor.startsWith('p3'))!;
+  assert.equal(failed.proposedBy, 'local');
+  assert.match(failed.fallbackReason ?? '', /HTTP 500/);
+  assert.equal(full.calls, 4);
+
+  const asked = stub.requests.length;
+  const applied = await consolidate(store, { plan: limited.clusters, embed: embedFnOf(service.activeEmbedder!) });
+  assert.equal(stub.requests.length, asked, 'a reviewed plan is written as it is: no model is asked again');
+  assert.equal(applied.merged.length, 4);
+  for (const c of limited.clusters) assert.equal((await store.get(c.survivor))!.text, c.proposedText);
 });
