@@ -300,3 +300,20 @@ test('the preview path: a plan with a model merger proposes texts within the bud
   assert.equal(applied.merged.length, 4);
   for (const c of limited.clusters) assert.equal((await store.get(c.survivor))!.text, c.proposedText);
 });
+
+test('near misses that state another fact are not merged: different numbers, or only one of them negated (the fact guard)', async (t) => {
+  const dir = tempDir(t);
+  const service = await MemoryService.open({ dir, vectorIndex: { auto: false } });
+  deferCleanup(t, () => service.close());
+  const texts = {
+    portA: 'The integration tests need the Redis container running on port 6380.',
+    portB: 'The integration tests need the Redis container running on port 5433.',
+    delA: 'Feature branches are deleted automatically after they are merged.',
+    delB: 'Feature branches are never deleted automatically after they are merged.',
+  };
+  for (const [id, text] of Object.entries(texts)) await service.store({ id, text, force: true });
+  const guarded = await planConsolidation(service.memoryStore);
+  assert.deepEqual(guarded.clusters, [], 'neither pair is merged');
+  const unguarded = await planConsolidation(service.memoryStore, { factGuard: false });
+  assert.deepEqual(unguarded.clusters.map((c) => [c.survivor, ...c.members].sort()).sort(), [['delA', 'delB'], ['portA', 'portB']], 'without the guard both pairs look the same to vectors and words');
+});

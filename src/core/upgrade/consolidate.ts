@@ -51,6 +51,12 @@ export interface PlanOptions {
   /** Share of the shorter memory's content words the other must contain too (default 0.5). */
   minOverlap?: number;
   /**
+   * Never merge two memories (other than exact duplicates) whose numbers differ or of which only one
+   * is negated ("port 6380" / "port 5433", "deleted" / "never deleted"): they state different facts
+   * however similar they look (default true; bench/consolidate.ts measures both).
+   */
+  factGuard?: boolean;
+  /**
    * Writes each cluster's `proposedText` (default: the local rule, the survivor's text). A merger that
    * calls a model spends within `budget`; clusters past it keep the local proposal and the plan says `stoppedBy`.
    */
@@ -153,6 +159,17 @@ function contentWords(text: string): string[] {
   return [...new Set(normalizedText(text).split(' ').filter((w) => w.length >= 3 && !STOP.has(w)))];
 }
 
+// Cardinals only: ordinals and "once" are as often adverbs ("run it first") as values.
+const NUMBER_WORDS = new Set(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve', 'fifteen', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'ninety', 'hundred', 'thousand', 'million']);
+const NEGATIONS = new Set(['not', 'no', 'never', 'none', 'nothing', 'nobody', 'neither', 'nor', 'without', 'cannot', 'dont', 'doesnt', 'didnt', 'isnt', 'arent', 'wasnt', 'werent', 'wont', 'shouldnt', 'mustnt', 'cant', 'couldnt']);
+
+/** What two memories must agree on to say the same thing: their numbers, and whether they are negated. */
+function factKey(text: string): string {
+  const words = normalizedText(text.replace(/n't\b/gi, 'nt')).split(' ');
+  const numbers = [...new Set(words.filter((w) => /\d/.test(w) || NUMBER_WORDS.has(w)))].sort();
+  return `${words.some((w) => NEGATIONS.has(w)) ? '!' : ''}${numbers.join(' ')}`;
+}
+
 /** The stable id of a cluster: what it merges, into what, in which scope. */
 export function clusterId(scope: string, survivor: string, members: readonly string[]): string {
   return createHash('sha256').update(JSON.stringify([scope, [...members].sort(), survivor])).digest('hex').slice(0, 24);
@@ -166,6 +183,7 @@ interface ScanEntry {
   rev: number;
   words: Uint32Array;
   norm: string;
+  facts: string;
 }
 
 /** Memories per page when the planner fetches vectors or texts by id. */
@@ -185,6 +203,7 @@ export async function planConsolidation(store: MemoryStore, options: PlanOptions
   const minOverlap = options.minOverlap ?? CONSOLIDATE_DEFAULTS.minOverlap;
   if (typeof threshold !== 'number' || !(threshold > 0 && threshold <= 1)) throw new ValidationError('threshold', `must be a number in (0, 1], got ${threshold}`);
   if (typeof minOverlap !== 'number' || !(minOverlap >= 0 && minOverlap <= 1)) throw new ValidationError('minOverlap', `must be a number in [0, 1], got ${minOverlap}`);
+  const factGuard = options.factGuard ?? true;
   const runId = randomUUID();
   const log = componentLogger(options.logger ?? nullLogger, 'consolidate');
   const progress = (scanned: number, clustersTotal: number) => options.onProgress?.({ runId, phase: 'planning', scanned, clustersTotal, clustersDone: 0, merged: 0, skipped: 0, at: Date.now() });
@@ -213,7 +232,7 @@ export async function planConsolidation(store: MemoryStore, options: PlanOptions
           if (n === undefined) vocabulary.set(w, n = vocabulary.size);
           return n;
         });
-        rows.set(id, { id, rev, words: Uint32Array.from(words), norm: textHash(normalizedText(text)) });
+        rows.set(id, { id, rev, words: Uint32Array.from(words), norm: textHash(normalizedText(text)), facts: factKey(text) });
       }
       progress(scanned, 0);
       if (options.signal?.aborted) break;
@@ -257,7 +276,7 @@ export async function planConsolidation(store: MemoryStore, options: PlanOptions
       }
       for (const j of touched) {
         const small = Math.min(rows[i]!.words.length, rows[j]!.words.length);
-        if (small > 0 && shared[j]! / small >= minOverlap) pairs.push(i, j);
+        if (small > 0 && shared[j]! / small >= minOverlap && (!factGuard || rows[i]!.facts === rows[j]!.facts)) pairs.push(i, j);
         shared[j] = 0;
       }
       touched.length = 0;
@@ -457,7 +476,7 @@ export async function consolidate(store: MemoryStore, options: ConsolidateOption
     if (!options.dryRun) await recoverUnfinished(store, log);
     const planned = supplied
       ? { scanned: 0, clusters: supplied }
-      : await planConsolidation(store, { ...(options.scope ? { scope: options.scope } : {}), ...(options.threshold !== undefined ? { threshold: options.threshold } : {}), ...(options.minOverlap !== undefined ? { minOverlap: options.minOverlap } : {}), signal, onProgress: (p) => { counts.scanned = p.scanned; emit('planning', p.clustersTotal); }, ...(options.logger ? { logger: options.logger } : {}) });
+      : await planConsolidation(store, { ...(options.scope ? { scope: options.scope } : {}), ...(options.threshold !== undefined ? { threshold: options.threshold } : {}), ...(options.minOverlap !== undefined ? { minOverlap: options.minOverlap } : {}), ...(options.factGuard !== undefined ? { factGuard: options.factGuard } : {}), signal, onProgress: (p) => { counts.scanned = p.scanned; emit('planning', p.clustersTotal); }, ...(options.logger ? { logger: options.logger } : {}) });
     counts.scanned = planned.scanned;
     const only = options.onlyClusters ? new Set(options.onlyClusters) : undefined;
     if (only) {
