@@ -127,6 +127,12 @@ test('an LLM merge within a token budget stops after whole clusters, with the up
   const dir = await seededPairs(t);
   const before = await fingerprint(dir);
   const budget = 400;
+  const dry = await cli(['--db', dir, 'consolidate', '--llm', '--dry-run', '--json'], { env: llmEnv(stub.url) });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.equal(stub.requests.length, 0, 'the dry run calls no model');
+  assert.equal(dry.json.estimate.calls, PARAPHRASE_PAIRS.length);
+  assert.equal(dry.json.estimate.method, 'estimate');
+  assert.ok(dry.json.estimate.tokens.in > 0);
   const first = await cli(['--db', dir, 'consolidate', '--llm', '--token-budget', String(budget), '--price-per-1k', '0.5', '--json'], { env: llmEnv(stub.url) });
   assert.equal(first.code, 0, first.stderr);
   const r1 = first.json as ConsolidateResult;

@@ -4,7 +4,7 @@ import { BUDGET_DEFAULTS } from '../../core/defaults';
 import { ValidationError } from '../../core/errors';
 import { componentLogger } from '../../core/log';
 import type { MemoryStore } from '../../core/store/memoryStore';
-import { consolidate, createMerger, restoreOriginal, undoConsolidation, type ConsolidateProgress, type EmbedFn } from '../../core/upgrade';
+import { consolidate, createMerger, embedFnOf, restoreOriginal, undoConsolidation, type ConsolidateProgress, type EmbedFn } from '../../core/upgrade';
 import type { CliContext } from '../context';
 import { table, truncate } from '../output';
 import { enricherConfigFromEnv, positiveInt, price, spendText } from './upgrade';
@@ -84,7 +84,7 @@ export function registerConsolidateCommand(program: Command, run: Run): void {
         store = service.memoryStore;
         const embedder = service.activeEmbedder;
         if (!embedder && !o.dryRun) throw new ValidationError('embedding', 'no embedder usable for this store (run the re-embed upgrade first); a merged text needs a vector');
-        if (embedder) embed = (texts, signal) => embedder.embed(texts, signal ? { signal } : {});
+        if (embedder) embed = embedFnOf(embedder);
       } else {
         store = await ctx.openStore();
       }
@@ -113,6 +113,7 @@ export function registerConsolidateCommand(program: Command, run: Run): void {
             ? `would merge ${x.clusters.length} clusters (${x.clusters.reduce((n, c) => n + c.members.length, 0)} memories, ${x.exactDuplicates} exact duplicates) of ${x.scanned} memories`
             : `merged ${x.merged.length} clusters (${x.removed} memories, ${x.exactDuplicates} exact duplicates) of ${x.scanned}; skipped ${x.skipped.length}; run ${x.runId} (undo: consolidate --undo ${x.runId})${x.cancelled ? ` — cancelled; continue with consolidate --resume ${x.runId}` : ''}`,
           ...(x.calls ? [`spent ${spendText({ tokens: x.tokens!, calls: x.calls, ...(x.budget ? { budget: x.budget } : {}), ...(x.cost !== undefined ? { cost: x.cost } : {}) })}${x.tokens?.estimated ? ' (some estimated: the endpoint reported no usage)' : ''}`] : []),
+          ...(x.estimate ? [`estimate: ~${x.estimate.tokens.in.toLocaleString('en-US')} in + ${x.estimate.tokens.out.toLocaleString('en-US')} out tokens in ${x.estimate.calls} merges (${x.estimate.method === 'measured' ? 'measured tokens per cluster from earlier runs' : 'estimated at 4 characters per token'})${x.estimate.cost !== undefined ? `, cost ~${x.estimate.cost}` : ''}`] : []),
           ...(x.stoppedBy ? [`stopped by the budget: ${x.stoppedBy.message} (${x.pending} clusters left; consolidate --resume ${x.runId} continues this run)`] : []),
           ...(x.clusters.length ? ['', table(x.clusters.slice(0, 30).flatMap((c) => [c.survivor, ...c.members].map((id, i) => [i === 0 ? `${c.survivor.slice(0, 12)} (${c.similarity})` : '', i === 0 ? 'keeps' : 'merged', truncate(c.texts[id] ?? '', 80)])), ['cluster', '', 'text'])] : []),
           ...x.skipped.map((s) => `skipped ${s.survivor}: ${s.reason}`),

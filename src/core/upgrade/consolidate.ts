@@ -14,6 +14,8 @@ import type { MemoryRecord } from '../store/schema';
 import { sqlInList, sqlString } from '../store/sql';
 import { normalizedText } from '../store/health';
 import { validateText, validateVector } from '../store/validation';
+import { TokenLedger } from '../usage/tokenLedger';
+import { tokenCost, TokenMeter } from '../usage/tokens';
 import { SpendGuard, type BudgetStop, type UpgradeBudget } from './budget';
 import type { EmbedFn } from './job';
 import { LOCAL_MERGER_NAME, type ConsolidationMerger, type MergeUsage } from './merger';
@@ -143,6 +145,8 @@ export interface ConsolidateResult {
   /** A budget stopped the run after whole clusters; a rerun continues (same budget semantics and message as the upgrade). */
   stoppedBy?: BudgetStop;
   cost?: number;
+  /** Dry run with a model merger: what the merges would spend (nothing was), as the upgrade's dry run forecasts. */
+  estimate?: { tokens: { in: number; out: number }; calls: number; clusters: number; method: 'measured' | 'estimate'; cost?: number };
 }
 
 export interface UndoResult {
@@ -394,6 +398,21 @@ async function proposeWithMerger(clusters: PlannedCluster[], merger: Consolidati
   return done;
 }
 
+/** The dry run's forecast: tokens per cluster measured by the ledger for this merger, else its estimate rule. */
+async function estimateMerges(clusters: PlannedCluster[], merger: ConsolidationMerger, spend: SpendGuard): Promise<NonNullable<ConsolidateResult['estimate']>> {
+  const asked = clusters.filter((c) => !c.exact);
+  const measured = await spend.measuredPerUnit();
+  let tin = 0, tout = 0;
+  for (const c of asked) {
+    const e = measured ?? merger.estimate?.(textsOf(c)) ?? { in: 0, out: 0 };
+    tin += e.in;
+    tout += e.out;
+  }
+  const tokens = { in: Math.round(tin), out: Math.round(tout) };
+  const cost = tokenCost(tokens.in + tokens.out, spend.budget?.pricePer1k);
+  return { tokens, calls: asked.length, clusters: asked.length, method: measured ? 'measured' : 'estimate', ...(cost !== undefined ? { cost } : {}) };
+}
+
 type JournalLine =
   | { runId: string; kind: 'cluster'; id?: string; survivor: MemoryRecord; members: MemoryRecord[] }
   | { runId: string; kind: 'proposal'; id: string; h: string; text: string; by: string }
@@ -500,6 +519,7 @@ export async function consolidate(store: MemoryStore, options: ConsolidateOption
     counts.clustersDone = rejected.length;
     const total = planned.clusters.length;
     if (options.dryRun || todo.length === 0) {
+      if (options.dryRun && merger) result.estimate = await estimateMerges(todo, merger, spend);
       emit('done', total);
       return { ...result, ...spend.resultFields(), ms: Date.now() - started };
     }
@@ -564,7 +584,11 @@ async function writeStep(store: MemoryStore, batch: PlannedCluster[], ctx: { run
   const vectors = new Map<string, number[]>();
   if (retexted.length) {
     if (!ctx.embed) throw new ValidationError('embed', 'a merged text that differs from the survivor\'s needs the store\'s embedder (options.embed)');
-    const out = await ctx.embed(retexted.map((c) => c.proposedText));
+    const meter = new TokenMeter();
+    const out = await ctx.embed(retexted.map((c) => c.proposedText), undefined, meter.record);
+    // The new vectors' tokens (a remote embedder) go to the ledger under this run; the budget is the merges'.
+    const pending = meter.takePending();
+    if (pending.length) await new TokenLedger(store.dir).append(pending, { runId }).catch((err) => ctx.log.warn(`could not record the embedding calls in the token ledger: ${errorMessage(err)}`));
     retexted.forEach((c, i) => vectors.set(c.id, validateVector(out[i], store.dim, 'embedding of the merged text')));
   }
   await appendJsonLines(journal, ready.map((c) => JSON.stringify({ runId, kind: 'cluster', id: c.id, survivor: current.get(c.survivor)!, members: c.members.map((m) => current.get(m)!) } satisfies JournalLine)));
