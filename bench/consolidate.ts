@@ -10,7 +10,9 @@
 // 2. Time and memory at scale: a store of `rows` memories (synthetic sentences: 10–22 words drawn
 //    with a Zipf law from 4 000 made-up words and some English glue words, seeded), `pairs` of which get a second copy reworded
 //    (words reordered, case and punctuation changed) so there are clusters to find; one maintenance
-//    as a real store has. Then plan (timed, the heap sampled every 20 ms, growth over the start),
+//    as a real store has. Then the peak memory (maxRSS) of a process that plans, against one that
+//    reads every row with its vector as the first planner did (bench/workers/consolidatePlanner.ts;
+//    alternating, twice, the lower of each kept); then plan in this process (timed)
 //    and apply that plan with the local merger (timed); the clusters found are checked against the
 //    planted ones. The machine load is sampled throughout.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,10 +20,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL_DEFAULT_DIM, LocalEmbedder, localEmbedderId } from '../src/core/embedding/localEmbedder';
 import { MemoryStore } from '../src/core/store/memoryStore';
-import { fromRawRow } from '../src/core/store/schema';
 import { consolidate, CONSOLIDATE_DEFAULTS, planConsolidation } from '../src/core/upgrade';
 import { CONSOLIDATION_PAIRS } from './fixtures/consolidationPairs';
-import { LoadSampler, log, machineInfo, QUICK, RESULTS_DIR, round1, round3 } from './lib/env';
+import { runWorker } from '../test/helpers/workers';
+import { benchWorker, LoadSampler, log, machineInfo, QUICK, RESULTS_DIR, round3 } from './lib/env';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,9 +33,6 @@ const ROWS = arg('rows', QUICK ? 2000 : 10_000);
 const PLANTED = arg('pairs', QUICK ? 100 : 500);
 const DIM = LOCAL_DEFAULT_DIM;
 const SCOPE = 'workspace:bench';
-
-/** JS heap plus the buffers outside it (Arrow record batches live there). */
-const used = () => { const m = process.memoryUsage(); return m.heapUsed + m.external; };
 
 async function openStore(dir: string): Promise<MemoryStore> {
   return MemoryStore.open(dir, { dim: DIM, embedder: localEmbedderId(DIM), maxBatchRows: 2500, queue: { maxGroupRows: 5000 }, maintenance: { auto: false } });
@@ -129,23 +128,19 @@ async function scale(): Promise<Record<string, unknown>> {
     const t0 = performance.now();
     await insertTexts(store, rows);
     log(`store of ${rows.length} memories built in ${Math.round(performance.now() - t0)} ms`);
-    (globalThis as { gc?: () => void }).gc?.();
-    const heapStart = used();
-    let heapPeak = heapStart;
-    const sampler = setInterval(() => { heapPeak = Math.max(heapPeak, used()); }, 20);
+    // Peak memory, each in a process of its own, alternating: the planner vs reading every row with its vector.
+    const memory: Array<{ mode: string; ms: number; baseRssMB: number; maxRssMB: number }> = [];
+    for (let round = 0; round < 2; round++) {
+      for (const mode of ['loadAll', 'plan']) {
+        const [m] = await runWorker(benchWorker('consolidatePlanner'), { dir, mode });
+        memory.push(m);
+        log(`${mode}: ${JSON.stringify(m)}`);
+      }
+    }
     const p0 = performance.now();
     const plan = await planConsolidation(store);
     const planMs = performance.now() - p0;
-    clearInterval(sampler);
-    heapPeak = Math.max(heapPeak, used());
     const found = plan.clusters.filter((c) => [c.survivor, ...c.members].some((id) => planted.has(id) && [c.survivor, ...c.members].includes(planted.get(id)!))).length;
-    // The reference: what a planner that reads every row with its vector holds at once (the first version did).
-    (globalThis as { gc?: () => void }).gc?.();
-    const allStart = used();
-    let all: unknown[] | undefined = (await store.rows(undefined)).map(fromRawRow);
-    const loadAllRowsMB = round1((used() - allStart) / 2 ** 20);
-    all = undefined;
-    void all;
     const a0 = performance.now();
     const applied = await consolidate(store, { plan: plan.clusters });
     const applyMs = performance.now() - a0;
@@ -153,7 +148,10 @@ async function scale(): Promise<Record<string, unknown>> {
     await store.close();
     return {
       rows: rows.length, planted: PLANTED, clusters: plan.clusters.length, plantedFound: found, merged: applied.merged.length, skipped: applied.skipped.length, removed: applied.removed, rowsAfter: after,
-      planMs: Math.round(planMs), applyMs: Math.round(applyMs), heapGrowthMB: round1((heapPeak - heapStart) / 2 ** 20), loadAllRowsMB, gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function',
+      planMs: Math.round(planMs), applyMs: Math.round(applyMs), memory,
+      planPeakRssMB: Math.min(...memory.filter((m) => m.mode === 'plan').map((m) => m.maxRssMB)),
+      loadAllPeakRssMB: Math.min(...memory.filter((m) => m.mode === 'loadAll').map((m) => m.maxRssMB)),
+      baseRssMB: Math.min(...memory.map((m) => m.baseRssMB)),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
