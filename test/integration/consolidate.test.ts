@@ -8,9 +8,10 @@ import { MemoryStore } from '../../src/core/store/memoryStore';
 import { CONSOLIDATION_DIR, consolidate, embedFnOf, OpenAiCompatibleMerger, planConsolidation, restoreOriginal, undoConsolidation, type ConsolidateResult, type PlannedCluster } from '../../src/core/upgrade';
 import { TokenLedger } from '../../src/core/usage';
 import { startStubLlm } from '../fixtures/upgrade/stubLlm';
+import { hashEmbed, openTestStore } from '../fixtures/upgrade/legacyStore';
 import { cli } from '../helpers/cli';
 import { exportFingerprint } from '../helpers/fingerprint';
-import { deferCleanup, tempDir } from '../helpers/tempStore';
+import { deferCleanup, tempDir, TEST_DIM } from '../helpers/tempStore';
 
 // Consolidation (issue 14, part 2) on real stores with the local embedder.
 
@@ -322,4 +323,34 @@ test('near misses that state another fact are not merged: different numbers, or 
   assert.deepEqual(guarded.clusters, [], 'neither pair is merged');
   const unguarded = await planConsolidation(service.memoryStore, { factGuard: false });
   assert.deepEqual(unguarded.clusters.map((c) => [c.survivor, ...c.members].sort()).sort(), [['delA', 'delB'], ['portA', 'portB']], 'without the guard both pairs look the same to vectors and words');
+});
+
+test('consolidation beside an upgrade in another process: every write of both is kept, every merge is whole, and undo brings every memory back', async (t) => {
+  const { store, dir } = await openTestStore(t);
+  const embed = hashEmbed(TEST_DIM);
+  const texts = Array.from({ length: 60 }, (_, i) => `Legacy note ${i}: the ${['deploy', 'backup', 'review', 'release'][i % 4]} step ${i} needs the ${['alpha', 'beta', 'gamma'][i % 3]} cluster.`);
+  const vectors = await embed(texts);
+  // Each text twice under two ids: 60 exact-duplicate clusters of legacy (unenriched) memories.
+  await store.insert(texts.flatMap((text, i) => [{ id: `n${String(i).padStart(2, '0')}-a`, text, vector: vectors[i]! }, { id: `n${String(i).padStart(2, '0')}-b`, text: `${text} `, vector: vectors[i]! }]));
+  const initial = await store.count();
+  const upgrade = cli(['--db', dir, 'upgrade', '--batch-size', '10', '--json'], { env: { MEMORY_LANE_FAILPOINTS: 'upgrade.afterBatch=pause:40' } });
+  const r = await consolidate(store, { batchClusters: 5 });
+  const u = await upgrade;
+  assert.equal(u.code, 0, u.stderr);
+  t.diagnostic(`consolidation: ${r.merged.length} merged, ${r.skipped.length} skipped; upgrade: ${u.json.upgraded} upgraded, ${u.json.skipped} skipped (${JSON.stringify(u.json.skippedReasons)})`);
+  assert.equal(r.merged.length + r.skipped.length, 60);
+  assert.deepEqual(u.json.failed, []);
+  assert.equal(u.json.upgraded + u.json.skipped, u.json.candidates, 'every candidate of the upgrade is accounted for');
+  assert.equal(await store.count(), initial - r.removed);
+  for (const m of r.merged) {
+    assert.deepEqual((await store.get(m.survivor))!.metadata.merged_from, m.members);
+    for (const id of m.members) assert.equal(await store.get(id), undefined);
+  }
+  for (const s of r.skipped) for (const id of [s.survivor, ...s.members]) assert.ok(await store.get(id), `${id} of a skipped cluster is kept`);
+  // An upgrade's write is never undone by a put-back: an enriched memory stays enriched.
+  const enriched = (await store.rows(undefined, { columns: ['id', 'metadata'] })).filter((row) => String(row.metadata).includes('l0_abstract')).length;
+  assert.equal(enriched, u.json.upgraded, 'every memory the upgrade enriched is still there, enriched (a merge deletes only memories at their planned revision)');
+  assert.equal((await store.verify()).ok, true);
+  await undoConsolidation(store, r.runId);
+  assert.equal(await store.count(), initial, 'undo brings every merged memory back');
 });
