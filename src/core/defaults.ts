@@ -24,6 +24,16 @@ export const UPGRADE_DEFAULTS = {
   concurrency: 4,
 } as const;
 
+/** The consolidation planner's defaults (docs/consolidation.md says how they were chosen). */
+export const CONSOLIDATE_DEFAULTS = {
+  /** Cosine similarity a pair needs (`memoryLane.consolidate.threshold`, `--threshold`). */
+  threshold: 0.8,
+  /** Share of words two memories must have in common before their vectors are compared. */
+  minOverlap: 0.5,
+  /** Clusters per write step (`--batch-size`). */
+  batchClusters: 50,
+} as const;
+
 /**
  * What background LLM work may spend, and the price that turns tokens into cost. 0 means no limit
  * (no cost shown). Tokens are prompt + completion tokens as the ledger counts them (src/core/usage).

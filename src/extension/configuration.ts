@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
-import { BUDGET_DEFAULTS, LOCK_DEFAULTS, UPGRADE_DEFAULTS, type LockSettings } from '../core/defaults';
+import { BUDGET_DEFAULTS, CONSOLIDATE_DEFAULTS, LOCK_DEFAULTS, UPGRADE_DEFAULTS, type LockSettings } from '../core/defaults';
 import type { Logger } from '../core/log';
-import { CONSOLIDATE_DEFAULTS } from '../core/upgrade/consolidate';
 import { Disposable } from './disposable';
 import { Commands } from './ids';
 import { checkSetting, describeValue, type ValueSchema } from './manifestSchema';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { errorCode, errorMessage } from '../core/errors';
+import { BusyError, describeHolder, errorCode, errorMessage } from '../core/errors';
 import type { Logger } from '../core/log';
 import { Commands } from './ids';
 
@@ -50,6 +50,36 @@ export function reportError(what: string, err: unknown, log: Logger): void {
     else if (choice === SHOW_LOCK_MONITOR) void vscode.commands.executeCommand(Commands.showLockMonitor);
     else if (choice === OPEN_SETTINGS) void vscode.commands.executeCommand(Commands.openSettings);
     else if (choice === SET_API_KEY) void vscode.commands.executeCommand(Commands.setApiKey, 'embedding');
+  });
+}
+
+/** A background job of the extension (Upgrade Memories, Consolidate Memories), as its notifications name it. */
+export interface BackgroundJob {
+  /** The command's title, e.g. `Upgrade Memories`. */
+  title: string;
+  /** What another process holding its lock is doing, e.g. `upgrading`. */
+  doing: string;
+}
+
+/**
+ * A background job that failed as a whole. E_BUSY is another process holding the job's lock: not
+ * an error but a warning naming the holder, with the lock monitor; anything else goes to reportError.
+ */
+export function reportJobFailure(job: BackgroundJob, err: unknown, log: Logger): void {
+  if (!(err instanceof BusyError)) {
+    reportError(job.title, err, log);
+    return;
+  }
+  log.info(`not started: ${err.message}`);
+  void vscode.window.showWarningMessage(`Memory Lane: another process is ${job.doing} this store: ${describeHolder(err.holder)}.`, SHOW_LOCK_MONITOR)
+    .then((c) => { if (c) void vscode.commands.executeCommand(Commands.showLockMonitor); });
+}
+
+/** The job already runs in this window: say so, with the lock monitor and a way to cancel it. */
+export function showAlreadyRunning(message: string, cancelLabel: string, cancel: () => void): void {
+  void vscode.window.showInformationMessage(`Memory Lane: ${message}`, SHOW_LOCK_MONITOR, cancelLabel).then((c) => {
+    if (c === SHOW_LOCK_MONITOR) void vscode.commands.executeCommand(Commands.showLockMonitor);
+    if (c === cancelLabel) cancel();
   });
 }
 

@@ -183,6 +183,18 @@ test('an LLM merge within a token budget stops after whole clusters, with the up
   assert.equal(await fingerprint(dir), before);
 });
 
+test('a model merger without its endpoint variables is refused naming the flag the person typed, before anything is written', async (t) => {
+  const dir = await seeded(t);
+  const before = await fingerprint(dir);
+  for (const flags of [['--merger', 'openai'], ['--llm']]) {
+    const r = await cli(['--db', dir, 'consolidate', ...flags], { env: { MEMORY_LANE_LLM_BASE_URL: '', MEMORY_LANE_LLM_MODEL: '' } });
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, new RegExp(`MEMORY_LANE_LLM_BASE_URL.*must be set for ${flags.join(' ')} \\(`), r.stderr);
+    assert.doesNotMatch(r.stderr, /--enricher/, 'consolidate has no --enricher flag');
+  }
+  assert.equal(await fingerprint(dir), before);
+});
+
 test('per-memory restore brings one merged memory back exactly and takes it out of merged_from; errors name the id; undo afterwards is still exact', async (t) => {
   const dir = await seeded(t);
   const before = await fingerprint(dir);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cleanMergeReply, clusterId, LocalMerger, MergeError, mergeMessage, OpenAiCompatibleMerger } from '../../src/core/upgrade';
+import { cleanMergeReply, clusterId, LocalMerger, MergeError, mergeMessage, mergeReplyProblem, OpenAiCompatibleMerger } from '../../src/core/upgrade';
 
 test('a merge reply is taken without what models wrap around it', () => {
   assert.equal(cleanMergeReply('  Alice prefers tabs.  '), 'Alice prefers tabs.');
@@ -11,6 +11,16 @@ test('a merge reply is taken without what models wrap around it', () => {
   assert.equal(cleanMergeReply('“Alice prefers tabs.”'), 'Alice prefers tabs.');
   assert.equal(cleanMergeReply('Alice said "tabs" and "spaces"'), 'Alice said "tabs" and "spaces"', 'inner quotes stay');
   assert.equal(cleanMergeReply(''), '');
+});
+
+test('a merged text is refused when empty or far longer than the memories it merges (twice the longest, at least 200 characters)', () => {
+  const texts = ['a'.repeat(150), 'b'.repeat(90)];
+  assert.equal(mergeReplyProblem('Alice prefers tabs.', texts), undefined);
+  assert.equal(mergeReplyProblem('', texts), 'the reply has no text');
+  assert.equal(mergeReplyProblem('x'.repeat(300), texts), undefined, 'twice the longest memory is still a merge');
+  assert.equal(mergeReplyProblem('x'.repeat(301), texts), 'the reply (301 characters) is far longer than the memories it merges (at most 150)');
+  assert.equal(mergeReplyProblem('x'.repeat(200), ['short']), undefined, 'short memories may grow to 200 characters');
+  assert.match(mergeReplyProblem('x'.repeat(201), ['short']) ?? '', /201 characters.*at most 5/);
 });
 
 test('a cluster id depends on scope, survivor and the set of members, not their order', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CONSOLIDATE_DEFAULTS } from '../../src/core/upgrade/consolidate';
+import { BUDGET_DEFAULTS, CONSOLIDATE_DEFAULTS, LOCK_DEFAULTS, UPGRADE_DEFAULTS } from '../../src/core/defaults';
 import { checkSetting, describeProblems, schemaProblems, type ValueSchema } from '../../src/extension/manifestSchema';
 import { locateStore } from '../../src/extension/storeLocation';
 
@@ -61,9 +61,25 @@ test('memoryLane.storePath: empty is the shared store, ~ the home folder, absolu
   assert.match(locateStore('/tmp/a\u0000b', env, on).problem ?? '', /control characters/);
 });
 
-test('the consolidation threshold setting defaults to the core\'s default and takes only (0.5, 1]', () => {
+test('settings backed by a core default declare exactly that default in package.json', () => {
+  // Each core default a person can tune is the setting of the same name under its prefix.
+  const tunable: Array<[string, Record<string, unknown>]> = [
+    ['lock', LOCK_DEFAULTS],
+    ['upgrade', UPGRADE_DEFAULTS],
+    ['upgrade', BUDGET_DEFAULTS],
+    ['consolidate', { threshold: CONSOLIDATE_DEFAULTS.threshold }],
+  ];
+  for (const [prefix, defaults] of tunable) {
+    for (const [name, value] of Object.entries(defaults)) {
+      const key = `${prefix}.${name}`;
+      assert.ok(setting(key), `memoryLane.${key} is declared`);
+      assert.equal(setting(key).default, value, `memoryLane.${key}`);
+    }
+  }
+});
+
+test('the consolidation threshold setting takes only (0.5, 1]', () => {
   const threshold = setting('consolidate.threshold');
-  assert.equal(threshold.default, CONSOLIDATE_DEFAULTS.threshold);
   assert.equal(checkSetting(0.9, threshold, 0.8).problem, undefined);
   assert.match(checkSetting(1.5, threshold, 0.8).problem ?? '', /got 1\.5/);
   assert.match(checkSetting(0.1, threshold, 0.8).problem ?? '', /got 0\.1/);

@@ -1,13 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Presets, SingleBar } from 'cli-progress';
-import { BUDGET_DEFAULTS } from '../../core/defaults';
+import { CONSOLIDATE_DEFAULTS } from '../../core/defaults';
 import { ValidationError } from '../../core/errors';
 import { componentLogger } from '../../core/log';
 import type { MemoryStore } from '../../core/store/memoryStore';
 import { consolidate, createMerger, embedFnOf, restoreOriginal, undoConsolidation, type ConsolidateProgress, type EmbedFn } from '../../core/upgrade';
+import { addBudgetOptions, budgetFromFlags, enricherConfigFromEnv, positiveInt, progressReporter, spentLines, stopOnInterrupt, type BudgetFlags, type ProgressView } from '../backgroundJob';
 import type { CliContext } from '../context';
 import { table, truncate } from '../output';
-import { enricherConfigFromEnv, positiveInt, price, spendText } from './upgrade';
 
 type Run = (fn: (ctx: CliContext) => Promise<void>) => () => Promise<void>;
 
@@ -17,52 +16,29 @@ const unit = (value: string) => {
   return n;
 };
 
-/** Progress on stderr, like the upgrade's: a bar on a terminal, one plain line every few seconds otherwise. */
-function progressReporter(ctx: CliContext): { update(p: ConsolidateProgress): void; stop(): void } {
-  if (process.stderr.isTTY) {
-    const bar = new SingleBar({ format: 'consolidate |{bar}| {value}/{total} clusters · {phase} · {merged} merged · {skipped} skipped{spend}', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
-    let started = false;
-    return {
-      update: (p) => {
-        const spend = spendText(p);
-        const payload = { phase: p.phase === 'planning' ? `planning (${p.scanned} read)` : p.phase, merged: p.merged, skipped: p.skipped, spend: spend ? ` · ${spend}` : '' };
-        if (!started) { bar.start(Math.max(p.clustersTotal, 1), p.clustersDone, payload); started = true; }
-        bar.setTotal(Math.max(p.clustersTotal, 1));
-        bar.update(p.clustersDone, payload);
-      },
-      stop: () => { if (started) bar.stop(); },
-    };
-  }
-  let last = 0;
-  return {
-    update: (p) => {
-      if (Date.now() - last < 2000 && p.phase !== 'done') return;
-      last = Date.now();
-      const spend = spendText(p);
-      ctx.out.note(`consolidate: ${p.phase} — ${p.scanned} memories read, ${p.clustersDone}/${p.clustersTotal} clusters settled, ${p.merged} merged, ${p.skipped} skipped${spend ? `, ${spend}` : ''}`);
-    },
-    stop: () => {},
-  };
-}
+const CONSOLIDATE_PROGRESS: ProgressView<ConsolidateProgress> = {
+  barFormat: 'consolidate |{bar}| {value}/{total} clusters · {phase} · {merged} merged · {skipped} skipped',
+  total: (p) => p.clustersTotal,
+  value: (p) => p.clustersDone,
+  fields: (p) => ({ phase: p.phase === 'planning' ? `planning (${p.scanned} read)` : p.phase, merged: p.merged, skipped: p.skipped }),
+  line: (p) => `consolidate: ${p.phase} — ${p.scanned} memories read, ${p.clustersDone}/${p.clustersTotal} clusters settled, ${p.merged} merged, ${p.skipped} skipped`,
+};
 
 /** `consolidate`: merges memories of one scope that say the same thing; `--undo RUN_ID` puts a run back, `--restore ID` one memory. */
 export function registerConsolidateCommand(program: Command, run: Run): void {
-  program.command('consolidate')
+  const command = program.command('consolidate')
     .description('merges memories in one scope that say the same thing (similar vectors and shared words, or the same text) into one; planning takes no lock, clusters whose members changed meanwhile are skipped; resumable, Ctrl-C stops after whole steps; --undo RUN_ID restores a run, --restore ID one memory')
     .option('--scope <scope>', 'only this scope (clusters never cross scopes)')
-    .option('--threshold <x>', 'cosine similarity a pair needs, default 0.8', unit)
+    .option('--threshold <x>', `cosine similarity a pair needs, default ${CONSOLIDATE_DEFAULTS.threshold}`, unit)
     .option('--dry-run', 'print the clusters; change nothing, call no model')
     .addOption(new Option('--merger <kind>', 'who writes the merged memory: local (the most complete, newest text; default) or openai (MEMORY_LANE_LLM_BASE_URL, _MODEL, _API_KEY, as upgrade --enricher openai)').choices(['local', 'openai']).default('local'))
     .option('--llm', 'same as --merger openai')
-    .option('--batch-size <n>', 'clusters per write step, default 50', positiveInt('--batch-size', 500))
-    .option('--token-budget <n>', 'tokens the merger may spend in this run; it stops after whole clusters, a rerun continues', positiveInt('--token-budget', Number.MAX_SAFE_INTEGER))
-    .option('--max-calls <n>', 'model requests this run may send', positiveInt('--max-calls', Number.MAX_SAFE_INTEGER))
-    .option('--daily-token-budget <n>', 'tokens the background runs of every process on this store may spend today', positiveInt('--daily-token-budget', Number.MAX_SAFE_INTEGER))
-    .option('--price-per-1k <x>', 'price of 1000 tokens, to show the cost', price)
+    .option('--batch-size <n>', `clusters per write step, default ${CONSOLIDATE_DEFAULTS.batchClusters}`, positiveInt('--batch-size', 500));
+  addBudgetOptions(command, 'tokens the merger may spend in this run; it stops after whole clusters, a rerun continues')
     .option('--resume <runId>', 'continue a stopped run (its journal, so one --undo covers it; merges it paid for are not asked again)')
     .option('--undo <runId>', 'restore the memories a consolidation merged')
     .option('--restore <memoryId>', 'restore one merged memory as it was, from the run that merged it')
-    .action((o: { scope?: string; threshold?: number; dryRun?: boolean; merger: 'local' | 'openai'; llm?: boolean; batchSize?: number; tokenBudget?: number; maxCalls?: number; dailyTokenBudget?: number; pricePer1k?: number; resume?: string; undo?: string; restore?: string }) => run(async (ctx) => {
+    .action((o: { scope?: string; threshold?: number; dryRun?: boolean; merger: 'local' | 'openai'; llm?: boolean; batchSize?: number; resume?: string; undo?: string; restore?: string } & BudgetFlags) => run(async (ctx) => {
       if ([o.undo, o.restore, o.resume].filter((x) => x !== undefined).length > 1) throw new ValidationError('--undo/--restore/--resume', 'take one of them at a time');
       if (o.undo || o.restore) {
         const store = await ctx.openStore();
@@ -88,11 +64,8 @@ export function registerConsolidateCommand(program: Command, run: Run): void {
       } else {
         store = await ctx.openStore();
       }
-      const abort = new AbortController();
-      const onSignal = () => { ctx.out.note('consolidate: stopping after the step in flight…'); abort.abort(); };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      const progress = progressReporter(ctx);
+      const interrupt = stopOnInterrupt(ctx, 'consolidate: stopping after the step in flight…');
+      const progress = progressReporter(ctx, CONSOLIDATE_PROGRESS);
       try {
         const r = await consolidate(store, {
           ...(o.scope ? { scope: o.scope } : {}),
@@ -100,10 +73,10 @@ export function registerConsolidateCommand(program: Command, run: Run): void {
           ...(o.dryRun ? { dryRun: true } : {}),
           ...(o.batchSize ? { batchClusters: o.batchSize } : {}),
           ...(o.resume ? { resume: o.resume } : {}),
-          ...(kind === 'openai' ? { merger: createMerger(enricherConfigFromEnv('openai'), componentLogger(ctx.logger, 'merge')) } : {}),
+          ...(kind === 'openai' ? { merger: createMerger(enricherConfigFromEnv('openai', process.env, o.llm ? '--llm' : '--merger openai'), componentLogger(ctx.logger, 'merge')) } : {}),
           ...(embed ? { embed } : {}),
-          budget: { tokens: o.tokenBudget ?? BUDGET_DEFAULTS.tokenBudget, calls: o.maxCalls ?? 0, dailyTokens: o.dailyTokenBudget ?? BUDGET_DEFAULTS.dailyTokenBudget, pricePer1k: o.pricePer1k ?? BUDGET_DEFAULTS.pricePer1kTokens },
-          signal: abort.signal,
+          budget: budgetFromFlags(o),
+          signal: interrupt.signal,
           logger: ctx.logger,
           onProgress: (p) => progress.update(p),
         });
@@ -112,7 +85,7 @@ export function registerConsolidateCommand(program: Command, run: Run): void {
           x.dryRun
             ? `would merge ${x.clusters.length} clusters (${x.clusters.reduce((n, c) => n + c.members.length, 0)} memories, ${x.exactDuplicates} exact duplicates) of ${x.scanned} memories`
             : `merged ${x.merged.length} clusters (${x.removed} memories, ${x.exactDuplicates} exact duplicates) of ${x.scanned}; skipped ${x.skipped.length}; run ${x.runId} (undo: consolidate --undo ${x.runId})${x.cancelled ? ` — cancelled; continue with consolidate --resume ${x.runId}` : ''}`,
-          ...(x.calls ? [`spent ${spendText({ tokens: x.tokens!, calls: x.calls, ...(x.budget ? { budget: x.budget } : {}), ...(x.cost !== undefined ? { cost: x.cost } : {}) })}${x.tokens?.estimated ? ' (some estimated: the endpoint reported no usage)' : ''}`] : []),
+          ...spentLines(x),
           ...(x.estimate ? [`estimate: ~${x.estimate.tokens.in.toLocaleString('en-US')} in + ${x.estimate.tokens.out.toLocaleString('en-US')} out tokens in ${x.estimate.calls} merges (${x.estimate.method === 'measured' ? 'measured tokens per cluster from earlier runs' : 'estimated at 4 characters per token'})${x.estimate.cost !== undefined ? `, cost ~${x.estimate.cost}` : ''}`] : []),
           ...(x.stoppedBy ? [`stopped by the budget: ${x.stoppedBy.message} (${x.pending} clusters left; consolidate --resume ${x.runId} continues this run)`] : []),
           ...(x.clusters.length ? ['', table(x.clusters.slice(0, 30).flatMap((c) => [c.survivor, ...c.members].map((id, i) => [i === 0 ? `${c.survivor.slice(0, 12)} (${c.similarity})` : '', i === 0 ? 'keeps' : 'merged', truncate(c.texts[id] ?? '', 80)])), ['cluster', '', 'text'])] : []),
@@ -120,8 +93,7 @@ export function registerConsolidateCommand(program: Command, run: Run): void {
         ].join('\n'));
       } finally {
         progress.stop();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        interrupt.dispose();
       }
     })());
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ExclusiveJobLock, type JobLease } from '../concurrency/jobLock';
+import { CONSOLIDATE_DEFAULTS } from '../defaults';
 import { cosine } from '../embedding/embedder';
 import { CancelledError, errorMessage, ValidationError } from '../errors';
 import { appendJsonLines, readJsonLines } from '../durableAppend';
@@ -23,9 +24,6 @@ import { LOCAL_MERGER_NAME, type ConsolidationMerger, type MergeUsage } from './
 /** Name of the per-store job lock of consolidation (one at a time; an upgrade may run beside it: every write is conditional). */
 export const CONSOLIDATE_JOB = 'consolidate';
 export const CONSOLIDATION_DIR = 'consolidations';
-
-/** Defaults of the planner (docs/consolidation.md says how they were chosen). */
-export const CONSOLIDATE_DEFAULTS = { threshold: 0.8, minOverlap: 0.5, batchClusters: 50 } as const;
 
 export interface ConsolidateProgress {
   runId: string;

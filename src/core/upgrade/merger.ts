@@ -70,8 +70,20 @@ export function mergeMessage(texts: string[], maxInputChars: number): string {
   return `Memories to merge:\n${texts.map((t, i) => `${i + 1}. ${t.slice(0, maxInputChars).replace(/\s+/g, ' ').trim()}`).join('\n')}`;
 }
 
-/** A merged text longer than this many times the longest input is not a merge (a model rambling). */
+/** A merged text longer than this many times the longest input (or than 200 characters) is not a merge (a model rambling). */
 const MAX_GROWTH = 2;
+const MIN_ALLOWED_CHARS = 200;
+
+/**
+ * Why a model's merged text (already `cleanMergeReply`ed) is not a merge of `texts`: empty, or far
+ * longer than the memories it merges. Undefined when it is one. Every model merger checks with this.
+ */
+export function mergeReplyProblem(text: string, texts: string[]): string | undefined {
+  if (!text) return 'the reply has no text';
+  const longest = texts.reduce((n, t) => Math.max(n, t.length), 0);
+  if (text.length > Math.max(MIN_ALLOWED_CHARS, longest * MAX_GROWTH)) return `the reply (${text.length} characters) is far longer than the memories it merges (at most ${longest})`;
+  return undefined;
+}
 
 /** Merging through any OpenAI-compatible `/chat/completions` endpoint, on the one HTTP client (src/core/llm/openAiClient.ts). */
 export class OpenAiCompatibleMerger implements ConsolidationMerger {
@@ -127,9 +139,8 @@ export class OpenAiCompatibleMerger implements ConsolidationMerger {
     const fail = (reason: string) => Object.assign(new MergeError(reason), { usage });
     if (typeof result.value.refusal === 'string' && result.value.refusal) throw fail(`model refused: ${this.client.redact(result.value.refusal.slice(0, 120))}`);
     if (result.value.finishReason === 'length') throw fail('reply was cut off at the token limit (finish_reason "length")');
-    if (!text) throw fail('the reply has no text');
-    const longest = texts.reduce((n, t) => Math.max(n, t.length), 0);
-    if (text.length > Math.max(200, longest * MAX_GROWTH)) throw fail(`the reply (${text.length} characters) is far longer than the memories it merges (at most ${longest})`);
+    const problem = mergeReplyProblem(text, texts);
+    if (problem) throw fail(problem);
     return { text, usage };
   }
 }

@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { BusyError, describeHolder, errorCode, errorMessage, ValidationError } from '../../core/errors';
+import { BusyError, errorCode, errorMessage, ValidationError } from '../../core/errors';
+import { CONSOLIDATE_DEFAULTS } from '../../core/defaults';
 import { componentLogger, type Logger } from '../../core/log';
 import {
-  CONSOLIDATE_DEFAULTS, consolidate, embedFnOf, planConsolidation, restoreOriginal, undoConsolidation,
+  consolidate, embedFnOf, planConsolidation, restoreOriginal, undoConsolidation,
   type ConsolidateProgress, type ConsolidateResult, type ConsolidationMerger, type PlannedCluster, type UndoResult, type UpgradeBudget,
 } from '../../core/upgrade';
 import { OpenAiCompatibleMerger } from '../../core/upgrade';
 import type { Configuration } from '../configuration';
 import { Disposable } from '../disposable';
 import { Commands, ContextKeys } from '../ids';
-import { reportError } from '../notifications';
+import { reportError, reportJobFailure, showAlreadyRunning, type BackgroundJob } from '../notifications';
 import type { ApiKeys } from '../secrets';
 import type { StoreConnection } from '../storeConnection';
 import { LanguageModelMerger } from './languageModelMerger';
@@ -59,6 +60,7 @@ export interface ConsolidateCommandOptions {
 }
 
 const HISTORY = 5;
+const CONSOLIDATION: BackgroundJob = { title: 'Consolidate Memories', doing: 'consolidating' };
 
 /**
  * Consolidate Memories…: plans (no lock, cancellable, with progress), keeps the plan for the
@@ -121,10 +123,7 @@ export class ConsolidationController extends Disposable {
   /** Plans a consolidation and keeps it for review; undefined when nothing was planned (the reason was shown). */
   async plan(options: ConsolidateCommandOptions = {}): Promise<ConsolidationRecord | undefined> {
     if (this.running) {
-      void vscode.window.showInformationMessage('Memory Lane: a consolidation is already running in this window.', 'Show Lock Monitor', 'Cancel Consolidation').then((c) => {
-        if (c === 'Show Lock Monitor') void vscode.commands.executeCommand(Commands.showLockMonitor);
-        if (c === 'Cancel Consolidation') this.cancel();
-      });
+      showAlreadyRunning('a consolidation is already running in this window.', 'Cancel Consolidation', () => this.cancel());
       return undefined;
     }
     const service = await this.connection.service();
@@ -193,7 +192,7 @@ export class ConsolidationController extends Disposable {
       }
       record.error = { code: errorCode(err), message: errorMessage(err) };
       this.remember(record);
-      reportError('Consolidate Memories', err, this.log);
+      reportError(CONSOLIDATION.title, err, this.log);
       return undefined;
     } finally {
       this.running = undefined;
@@ -281,13 +280,7 @@ export class ConsolidationController extends Disposable {
     } catch (err) {
       record.stage = 'failed';
       record.error = { code: errorCode(err), message: errorMessage(err) };
-      if (err instanceof BusyError) {
-        this.log.info(`not started: ${err.message}`);
-        void vscode.window.showWarningMessage(`Memory Lane: another process is consolidating this store: ${describeHolder(err.holder)}.`, 'Show Lock Monitor')
-          .then((c) => { if (c) void vscode.commands.executeCommand(Commands.showLockMonitor); });
-      } else {
-        reportError('Consolidate Memories', err, this.log);
-      }
+      reportJobFailure(CONSOLIDATION, err, this.log);
     } finally {
       record.finishedAt = Date.now();
       this.running = undefined;

@@ -51,37 +51,18 @@ export class LanguageModelEnricher implements Enricher {
     }
     if (signal.aborted) throw signal.reason ?? new vscode.CancellationError();
     const prompts = this.prompts(input);
-    const messages = prompts.map((p) => vscode.LanguageModelChatMessage.User(p));
-    const cts = new vscode.CancellationTokenSource();
-    const onAbort = () => cts.cancel();
-    signal.addEventListener('abort', onAbort, { once: true });
-    let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; cts.cancel(); }, this.timeoutMs);
-    let text = '';
-    try {
-      this.requests++;
-      const response = await this.chat.sendRequest(messages, { justification: JUSTIFICATION }, cts.token);
-      for await (const chunk of response.text) {
-        text += chunk;
-        if (text.length > this.maxReplyChars) {
-          cts.cancel();
-          throw new EnrichmentError(`the reply is longer than ${this.maxReplyChars} characters; refused`);
-        }
-      }
-    } catch (err) {
+    this.requests++;
+    const r = await sendChatRequest(this.chat, prompts, { justification: JUSTIFICATION, timeoutMs: this.timeoutMs, maxReplyChars: this.maxReplyChars }, signal);
+    const text = r.reply;
+    if (!r.ok) {
       // A reply cut off or refused was still produced by the model: its tokens are spent.
       if (usage && text) await this.report(usage, prompts, text, false);
       else usage?.({ purpose: 'enrich', provider: this.provider, model: this.model, in: 0, out: 0, calls: 1, source: 'countTokens', rows: 0 });
-      if (signal.aborted) throw signal.reason ?? new vscode.CancellationError();
-      if (err instanceof EnrichmentError) throw err;
-      const reason = timedOut ? `no reply within ${this.timeoutMs} ms` : describeModelError(err);
+      if (r.kind === 'cancelled') throw signal.reason ?? new vscode.CancellationError();
+      if (r.kind === 'too-long') throw new EnrichmentError(r.reason);
       this.consecutiveTransportFailures++;
-      this.lastTransportFailure = reason;
-      throw new EnrichmentError(`${this.model}: ${reason}`, { transport: true, retryable: timedOut, cause: err });
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      cts.dispose();
+      this.lastTransportFailure = r.reason;
+      throw new EnrichmentError(`${this.model}: ${r.reason}`, { transport: true, retryable: r.kind === 'timeout', cause: r.cause });
     }
     this.consecutiveTransportFailures = 0;
     if (usage) await this.report(usage, prompts, text, true);
@@ -105,6 +86,45 @@ export class LanguageModelEnricher implements Enricher {
     const [inTokens, outTokens] = await Promise.all([countOrEstimate(this.chat, prompts), countOrEstimate(this.chat, [reply])]);
     const source: TokenSource = inTokens.source === 'estimate' || outTokens.source === 'estimate' ? 'estimate' : 'countTokens';
     usage({ purpose: 'enrich', provider: this.provider, model: this.model, in: inTokens.tokens, out: outTokens.tokens, calls: 1, source, rows: ok ? 1 : 0 });
+  }
+}
+
+/** How one vscode.lm request ended; `reply` is what arrived (also of a failed one: its tokens are spent). */
+export type ChatReply =
+  | { ok: true; reply: string }
+  | { ok: false; reply: string; kind: 'cancelled' | 'too-long' | 'timeout' | 'model'; reason: string; cause?: unknown };
+
+/**
+ * One request to a VS Code chat model, as the enricher and the merger send it: the prompts as user
+ * messages (vscode.lm has no system role), cancelled when `signal` aborts or after `timeoutMs`, and
+ * cut off once the reply passes `maxReplyChars` (a runaway model must not exhaust memory). Never throws.
+ */
+export async function sendChatRequest(chat: EnrichmentChatModel, prompts: string[], options: { justification: string; timeoutMs: number; maxReplyChars: number }, signal: AbortSignal): Promise<ChatReply> {
+  const cts = new vscode.CancellationTokenSource();
+  const onAbort = () => cts.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  let timedOut = false;
+  const timer = setTimeout(() => { timedOut = true; cts.cancel(); }, options.timeoutMs);
+  let reply = '';
+  try {
+    const response = await chat.sendRequest(prompts.map((p) => vscode.LanguageModelChatMessage.User(p)), { justification: options.justification }, cts.token);
+    for await (const chunk of response.text) {
+      reply += chunk;
+      if (reply.length > options.maxReplyChars) {
+        cts.cancel();
+        if (signal.aborted) return { ok: false, reply, kind: 'cancelled', reason: 'cancelled' };
+        return { ok: false, reply, kind: 'too-long', reason: `the reply is longer than ${options.maxReplyChars} characters; refused` };
+      }
+    }
+    return { ok: true, reply };
+  } catch (err) {
+    if (signal.aborted) return { ok: false, reply, kind: 'cancelled', reason: 'cancelled', cause: err };
+    if (timedOut) return { ok: false, reply, kind: 'timeout', reason: `no reply within ${options.timeoutMs} ms`, cause: err };
+    return { ok: false, reply, kind: 'model', reason: describeModelError(err), cause: err };
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+    cts.dispose();
   }
 }
 

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import { cleanMergeReply, MergeError, type ConsolidationMerger, type MergeUsage } from '../../core/upgrade';
+import { cleanMergeReply, MergeError, mergeReplyProblem, type ConsolidationMerger, type MergeUsage } from '../../core/upgrade';
 import { estimateTokens } from '../../core/usage';
-import { countOrEstimate, describeModelError, type EnrichmentChatModel } from './languageModelEnricher';
+import { countOrEstimate, sendChatRequest, type EnrichmentChatModel } from './languageModelEnricher';
 
 export interface LanguageModelMergerOptions {
   /** Per cluster; the request is cancelled after this (default 60 s). */
@@ -9,9 +9,6 @@ export interface LanguageModelMergerOptions {
   /** A reply longer than this is refused (a runaway model must not exhaust memory). */
   maxReplyChars?: number;
 }
-
-/** A merged text longer than this many times the longest memory is not a merge (as the core's merger judges it). */
-const MAX_GROWTH = 2;
 
 const JUSTIFICATION = 'Memory Lane asks the model to merge memories that say the same thing into one (the "Consolidate Memories" command); you review every merge before it is written.';
 
@@ -53,38 +50,19 @@ export class LanguageModelMerger implements ConsolidationMerger {
   async merge(texts: string[], signal: AbortSignal): Promise<{ text: string; usage?: MergeUsage }> {
     if (signal.aborted) throw signal.reason ?? new vscode.CancellationError();
     const prompts = mergePrompt(texts);
-    const cts = new vscode.CancellationTokenSource();
-    const onAbort = () => cts.cancel();
-    signal.addEventListener('abort', onAbort, { once: true });
-    let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; cts.cancel(); }, this.timeoutMs);
-    let reply = '';
+    this.requests++;
+    const r = await sendChatRequest(this.chat, prompts, { justification: JUSTIFICATION, timeoutMs: this.timeoutMs, maxReplyChars: this.maxReplyChars }, signal);
+    const reply = r.reply;
     // A reply cut off or refused was still produced by the model: its tokens are spent and reported.
     const fail = async (reason: string) => Object.assign(new MergeError(reason), { usage: await this.usage(prompts, reply) });
-    try {
-      this.requests++;
-      const response = await this.chat.sendRequest(prompts.map((p) => vscode.LanguageModelChatMessage.User(p)), { justification: JUSTIFICATION }, cts.token);
-      for await (const chunk of response.text) {
-        reply += chunk;
-        if (reply.length > this.maxReplyChars) {
-          cts.cancel();
-          throw await fail(`the reply is longer than ${this.maxReplyChars} characters; refused`);
-        }
-      }
-    } catch (err) {
-      if (signal.aborted) throw signal.reason ?? new vscode.CancellationError();
-      if (err instanceof MergeError) throw err;
-      throw await fail(`${this.name}: ${timedOut ? `no reply within ${this.timeoutMs} ms` : describeModelError(err)}`);
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      cts.dispose();
+    if (!r.ok) {
+      if (r.kind === 'cancelled') throw signal.reason ?? new vscode.CancellationError();
+      throw await fail(r.kind === 'too-long' ? r.reason : `${this.name}: ${r.reason}`);
     }
     // The same checks as the core's OpenAI-compatible merger: a wrapped reply is unwrapped, an empty or rambling one refused.
     const text = cleanMergeReply(reply);
-    if (!text) throw await fail('the reply has no text');
-    const longest = texts.reduce((n, t) => Math.max(n, t.length), 0);
-    if (text.length > Math.max(200, longest * MAX_GROWTH)) throw await fail(`the reply (${text.length} characters) is far longer than the memories it merges (at most ${longest})`);
+    const problem = mergeReplyProblem(text, texts);
+    if (problem) throw await fail(problem);
     return { text, usage: await this.usage(prompts, reply) };
   }
 

@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
-import { BusyError, describeHolder, errorCode, errorMessage, ValidationError } from '../../core/errors';
+import { errorCode, errorMessage, ValidationError } from '../../core/errors';
 import { componentLogger, type Logger } from '../../core/log';
 import { createEnricher, createUpgradeRun, type Enricher, type UpgradeFailure, type UpgradeProgress, type UpgradeResult, type UpgradeRun } from '../../core/upgrade';
 import type { Configuration } from '../configuration';
 import { Disposable } from '../disposable';
 import { Commands, ContextKeys } from '../ids';
-import { reportError } from '../notifications';
+import { reportError, reportJobFailure, showAlreadyRunning, type BackgroundJob } from '../notifications';
 import type { ApiKeys } from '../secrets';
 import type { StoreConnection } from '../storeConnection';
 import { LanguageModelEnricher, pickChatModel } from './languageModelEnricher';
@@ -32,6 +32,7 @@ export interface StartOptions {
 }
 
 const HISTORY = 5;
+const UPGRADE_JOB: BackgroundJob = { title: 'Upgrade Memories', doing: 'upgrading' };
 
 /**
  * Runs "Upgrade Memories" in the background: builds the configured enricher (local, the user's
@@ -99,10 +100,7 @@ export class UpgradeController extends Disposable {
    */
   start(options: StartOptions = {}): Promise<UpgradeResult | undefined> {
     if (this.done) {
-      void vscode.window.showInformationMessage('Memory Lane: an upgrade is already running in this window.', 'Show Lock Monitor', 'Cancel Upgrade').then((c) => {
-        if (c === 'Show Lock Monitor') void vscode.commands.executeCommand(Commands.showLockMonitor);
-        if (c === 'Cancel Upgrade') this.cancel();
-      });
+      showAlreadyRunning('an upgrade is already running in this window.', 'Cancel Upgrade', () => this.cancel());
       return this.done;
     }
     this.done = this.execute(options).finally(() => { this.done = undefined; });
@@ -124,7 +122,7 @@ export class UpgradeController extends Disposable {
       service = await this.connection.service();
       enricher = await this.createEnricher();
     } catch (err) {
-      reportError('Upgrade Memories', err, this.log);
+      reportError(UPGRADE_JOB.title, err, this.log);
       return undefined;
     }
     if (!enricher) return undefined;
@@ -166,13 +164,7 @@ export class UpgradeController extends Disposable {
       record.result = result;
     } catch (err) {
       record.error = { code: errorCode(err), message: errorMessage(err) };
-      if (err instanceof BusyError) {
-        this.log.info(`not started: ${err.message}`);
-        void vscode.window.showWarningMessage(`Memory Lane: another process is upgrading this store: ${describeHolder(err.holder)}.`, 'Show Lock Monitor')
-          .then((c) => { if (c) void vscode.commands.executeCommand(Commands.showLockMonitor); });
-      } else {
-        reportError('Upgrade Memories', err, this.log);
-      }
+      reportJobFailure(UPGRADE_JOB, err, this.log);
     } finally {
       record.finishedAt = Date.now();
       this.run = undefined;
