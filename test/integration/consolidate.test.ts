@@ -320,6 +320,26 @@ test('the preview path: a plan with a model merger proposes texts within the bud
   for (const c of limited.clusters) assert.equal((await store.get(c.survivor))!.text, c.proposedText);
 });
 
+test('merges cancelled in flight still count as calls sent, in the result and the token ledger, as the upgrade counts a cancelled request', async (t) => {
+  const stub = await startStubLlm({ usage: true, delayMs: 3000 });
+  deferCleanup(t, () => stub.close());
+  const dir = await seededPairs(t);
+  const store = await MemoryStore.open(dir, { create: false });
+  deferCleanup(t, () => store.close());
+  const abort = new AbortController();
+  const merger = new OpenAiCompatibleMerger({ baseUrl: stub.url, model: 'stub-model', retries: 0, timeoutMs: 10_000 });
+  const sent = new Promise<void>((resolve) => { const poll = setInterval(() => { if (stub.requests.length >= 4) { clearInterval(poll); resolve(); } }, 10); });
+  const planning = planConsolidation(store, { merger, signal: abort.signal });
+  await sent;
+  abort.abort();
+  const plan = await planning;
+  assert.equal(stub.requests.length, 4, 'one round of four merges was in flight');
+  assert.ok(plan.clusters.every((c) => c.proposedBy === 'local' && !c.fallbackReason), 'a cancelled merge is no failure: the local rule keeps the text');
+  assert.equal(plan.calls, 4, 'the four requests sent are counted');
+  const ledger = await new TokenLedger(dir).summary();
+  assert.deepEqual(ledger.today.byModel.map((m) => [m.purpose, m.rows, m.calls]), [['consolidate', 0, 4]]);
+});
+
 test('near misses that state another fact are not merged: different numbers, or only one of them negated (the fact guard)', async (t) => {
   const dir = tempDir(t);
   const service = await MemoryService.open({ dir, vectorIndex: { auto: false } });

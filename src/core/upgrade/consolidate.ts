@@ -384,8 +384,13 @@ async function proposeWithMerger(clusters: PlannedCluster[], merger: Consolidati
         c.proposedText = text;
         c.proposedBy = merger.name;
       } catch (err) {
-        if (signal.aborted) return;
-        record((err as { usage?: MergeUsage }).usage, false);
+        const usage = (err as { usage?: MergeUsage }).usage;
+        if (signal.aborted) {
+          // Cancelled in flight: no fallback reason, but what the merger says it spent is counted.
+          if (usage) record(usage, false);
+          return;
+        }
+        record(usage, false);
         c.fallbackReason = errorMessage(err);
         log.warn(`cluster ${c.id}: the merger ${merger.name} failed (${c.fallbackReason}); the local rule keeps ${c.survivor}'s text`);
       }

@@ -118,7 +118,8 @@ export class OpenAiCompatibleMerger implements ConsolidationMerger {
     const result = await this.client.chat({ model: this.options.model, temperature: 0, messages }, signal);
     if (!result.ok) {
       const f = result.failure;
-      if (f.kind === 'cancelled') throw new CancelledError('merge request');
+      // Requests sent before the cancel are spent calls (the upgrade's enricher counts them too).
+      if (f.kind === 'cancelled') throw Object.assign(new CancelledError('merge request'), { usage: { in: 0, out: 0, calls: Math.max(1, result.attempts), source: 'usage' } satisfies MergeUsage });
       const why = f.kind === 'http' ? `HTTP ${f.status}${f.status === 401 || f.status === 403 ? ' (check the API key)' : ''}${f.detail ? `: ${f.detail}` : ''}`
         : f.kind === 'timeout' ? `timed out after ${this.timeoutMs} ms`
         : f.kind === 'network' ? `cannot reach the endpoint (${f.reason})`
