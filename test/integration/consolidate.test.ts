@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { cosine } from '../../src/core/embedding/embedder';
 import { MemoryService } from '../../src/core/memoryService';
 import { MemoryStore } from '../../src/core/store/memoryStore';
-import { CONSOLIDATION_DIR, consolidate, embedFnOf, OpenAiCompatibleMerger, planConsolidation, restoreOriginal, undoConsolidation, type ConsolidateResult, type PlannedCluster } from '../../src/core/upgrade';
+import { CONSOLIDATION_DIR, consolidate, embedFnOf, OpenAiCompatibleMerger, planConsolidation, restoreOriginal, undoConsolidation, type ConsolidateResult, type EmbedFn, type PlannedCluster } from '../../src/core/upgrade';
 import { TokenLedger } from '../../src/core/usage';
 import { startStubLlm } from '../fixtures/upgrade/stubLlm';
 import { hashEmbed, openTestStore } from '../fixtures/upgrade/legacyStore';
@@ -338,6 +338,26 @@ test('merges cancelled in flight still count as calls sent, in the result and th
   assert.equal(plan.calls, 4, 'the four requests sent are counted');
   const ledger = await new TokenLedger(dir).summary();
   assert.deepEqual(ledger.today.byModel.map((m) => [m.purpose, m.rows, m.calls]), [['consolidate', 0, 4]]);
+});
+
+test('an embedding endpoint that fails while a merged text is re-embedded: the run fails with its error, nothing of that step is written, and the calls it sent reach the token ledger', async (t) => {
+  const stub = await startStubLlm({ usage: true });
+  deferCleanup(t, () => stub.close());
+  const dir = await seededPairs(t, PARAPHRASE_PAIRS.slice(0, 2));
+  const before = await fingerprint(dir);
+  const store = await MemoryStore.open(dir, { create: false });
+  const merger = new OpenAiCompatibleMerger({ baseUrl: stub.url, model: 'stub-model', retries: 0 });
+  // As the OpenAI-compatible embedder does: a failed request reports its attempts to the sink, then throws.
+  const failingEmbed: EmbedFn = async (_texts, _signal, usage) => {
+    usage?.({ purpose: 'embed', provider: 'openai-compatible', model: 'stub-embed', in: 0, out: 0, calls: 3, source: 'usage', rows: 0 });
+    throw new Error('embedding endpoint returned HTTP 503');
+  };
+  await assert.rejects(consolidate(store, { merger, embed: failingEmbed }), /HTTP 503/);
+  await store.close();
+  assert.equal(await fingerprint(dir), before, 'nothing of the failed step is written');
+  const ledger = await new TokenLedger(dir).summary();
+  const calls = Object.fromEntries(ledger.today.byModel.map((m) => [m.purpose, m.calls]));
+  assert.deepEqual(calls, { consolidate: 2, embed: 3 }, 'the merges and the failed embedding requests are both in the ledger');
 });
 
 test('near misses that state another fact are not merged: different numbers, or only one of them negated (the fact guard)', async (t) => {

@@ -588,10 +588,15 @@ async function writeStep(store: MemoryStore, batch: PlannedCluster[], ctx: { run
   if (retexted.length) {
     if (!ctx.embed) throw new ValidationError('embed', 'a merged text that differs from the survivor\'s needs the store\'s embedder (options.embed)');
     const meter = new TokenMeter();
-    const out = await ctx.embed(retexted.map((c) => c.proposedText), undefined, meter.record);
-    // The new vectors' tokens (a remote embedder) go to the ledger under this run; the budget is the merges'.
-    const pending = meter.takePending();
-    if (pending.length) await new TokenLedger(store.dir).append(pending, { runId }).catch((err) => ctx.log.warn(`could not record the embedding calls in the token ledger: ${errorMessage(err)}`));
+    let out: number[][];
+    try {
+      out = await ctx.embed(retexted.map((c) => c.proposedText), undefined, meter.record);
+    } finally {
+      // The new vectors' tokens (a remote embedder) go to the ledger under this run, also those of a
+      // request that failed; the budget is the merges'.
+      const pending = meter.takePending();
+      if (pending.length) await new TokenLedger(store.dir).append(pending, { runId }).catch((err) => ctx.log.warn(`could not record the embedding calls in the token ledger: ${errorMessage(err)}`));
+    }
     retexted.forEach((c, i) => vectors.set(c.id, validateVector(out[i], store.dim, 'embedding of the merged text')));
   }
   await appendJsonLines(journal, ready.map((c) => JSON.stringify({ runId, kind: 'cluster', id: c.id, survivor: current.get(c.survivor)!, members: c.members.map((m) => current.get(m)!) } satisfies JournalLine)));
