@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, promises as fs, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,63 @@ import { join } from 'node:path';
 const S3rver = require('s3rver');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite');
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const S3Error = require('s3rver/lib/models/error');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { ALLOWED_METADATA } = require('s3rver/lib/models/object') as { ALLOWED_METADATA: string[] };
+
+/**
+ * s3rver writes an object in place (and fs-extra's copy unlinks the target first), so a HEAD during
+ * an overwrite or a CopyObject answers 404 — and a copy whose source vanishes midway leaves the target
+ * gone for good. Real S3 replaces objects atomically, and Lance relies on that when a reader and a
+ * writer both finalize a DynamoDB-committed manifest (docs/team-store.md#commits-from-several-machines).
+ * Each file is written to a temp name and renamed, as real S3's atomic replacement behaves.
+ */
+function makeWritesAtomic(store: any): void {
+  const write = async (file: string, data: Buffer | string) => {
+    const tmp = `${file}.${randomUUID()}.tmp`;
+    await fs.mkdir(join(file, '..'), { recursive: true });
+    await fs.writeFile(tmp, data);
+    await fs.rename(tmp, file);
+  };
+  const readAll = async (files: string[]) => {
+    try {
+      return await Promise.all(files.map((f) => fs.readFile(f)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new S3Error('NoSuchKey', 'The specified key does not exist.', {});
+      throw err;
+    }
+  };
+  store.putMetadata = async function putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5?: string) {
+    const pick = Object.fromEntries(Object.entries(metadata ?? {}).filter(([k]) => k.startsWith('x-amz-meta-') || ALLOWED_METADATA.includes(k)));
+    if (md5) await write(this.getResourcePath(bucket, key, 'object.md5'), md5);
+    await write(this.getResourcePath(bucket, key, 'metadata.json'), JSON.stringify(pick, null, 2));
+  };
+  store.putObject = async function putObject(object: { bucket: string; key: string; content: Buffer | NodeJS.ReadableStream; metadata: Record<string, string> }) {
+    let content: Buffer;
+    if (Buffer.isBuffer(object.content)) content = object.content;
+    else {
+      const chunks: Buffer[] = [];
+      for await (const chunk of object.content as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk));
+      content = Buffer.concat(chunks);
+    }
+    const md5 = createHash('md5').update(content).digest('hex');
+    await write(this.getResourcePath(object.bucket, object.key, 'object'), content);
+    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size: content.length, md5 };
+  };
+  store.copyObject = async function copyObject(srcBucket: string, srcKey: string, destBucket: string, destKey: string, replacementMetadata: Record<string, string> | null) {
+    const [object, md5, metadata] = await readAll(['object', 'object.md5', 'metadata.json'].map((kind) => this.getResourcePath(srcBucket, srcKey, kind)));
+    await write(this.getResourcePath(destBucket, destKey, 'object'), object!);
+    if (replacementMetadata) await this.putMetadata(destBucket, destKey, replacementMetadata, md5!.toString());
+    else {
+      await write(this.getResourcePath(destBucket, destKey, 'object.md5'), md5!);
+      await write(this.getResourcePath(destBucket, destKey, 'metadata.json'), metadata!);
+    }
+    return this.getMetadata(destBucket, destKey);
+  };
+}
 
 /** Credentials the emulators accept (any non-empty pair); never real ones. */
 export const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' } as const;
@@ -27,6 +85,7 @@ export interface Emulators {
 export async function startEmulators(bucket = 'team'): Promise<Emulators> {
   const directory = mkdtempSync(join(tmpdir(), 'ml-s3rver-'));
   const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  makeWritesAtomic(s3.store);
   const { port: s3Port } = (await s3.run()) as AddressInfo;
   const ddb = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => ddb.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve())));

@@ -196,7 +196,7 @@ export class UpgradeRun implements Disposable {
       ...(options.jobLockStaleMs !== undefined ? { jobLockStaleMs: options.jobLockStaleMs } : {}),
     };
     this.log = componentLogger(options.logger ?? nullLogger, 'upgrade');
-    this.spend = new SpendGuard(store.dir, options.budget, job.spender, this.log, () => this.id);
+    this.spend = new SpendGuard(store.stateDir, options.budget, job.spender, this.log, () => this.id);
     this.writer = { ...options.writer, kind: 'upgrade' };
     resolveWriter(this.writer); // a bad writer fails here, not in the first batch
     if (options.signal) {
@@ -283,7 +283,7 @@ export class UpgradeRun implements Disposable {
   private async execute(): Promise<UpgradeResult> {
     let lease: JobLease | undefined;
     if (!this.o.dryRun) {
-      const jobLock = new ExclusiveJobLock(this.store.dir, UPGRADE_JOB, {
+      const jobLock = new ExclusiveJobLock(this.store.stateDir, UPGRADE_JOB, {
         ...(this.o.jobLockStaleMs !== undefined ? { staleMs: this.o.jobLockStaleMs } : {}),
         logger: this.log,
         onCompromised: (reason) => {
@@ -449,7 +449,7 @@ export class UpgradeRun implements Disposable {
   }
 
   private async upgrade(ids: string[]): Promise<void> {
-    const checkpoint = this.job.checkpointKey ? await UpgradeCheckpoint.open(this.store.dir, this.job.checkpointKey) : undefined;
+    const checkpoint = this.job.checkpointKey ? await UpgradeCheckpoint.open(this.store.stateDir, this.job.checkpointKey) : undefined;
     if (checkpoint?.size) this.log.info(`resuming with ${checkpoint.size} prepared entries from the checkpoint`);
     const work = [...ids];
     const requeues = new Map<string, number>();
