@@ -4,7 +4,8 @@ import { MemoryStore } from '../../src/core/store/memoryStore';
 import { cli } from '../helpers/cli';
 import { startEmulators } from '../helpers/emulators';
 import { deferCleanup, tempDir, vec } from '../helpers/tempStore';
-import { runWorker } from '../helpers/workers';
+import { runWorker, startWorker } from '../helpers/workers';
+import { readAckLogs } from '../chaos/ackLog';
 import { seedLegacy } from '../fixtures/upgrade/legacyStore';
 
 const done = (msgs: any[]) => msgs.find((m) => m.done);
@@ -98,4 +99,49 @@ test('an upgrade on one machine while two others write on the same rows: nothing
   const inserted = reports.flatMap((r) => r.inserted as string[]);
   assert.equal((await check.getMany(inserted)).size, inserted.length, 'every new memory survives');
   assert.deepEqual((await check.verify()).duplicateIds, []);
+});
+
+test('SIGKILL during commits on the remote store: every acknowledged write survives, no increment counted twice', async (t) => {
+  const emu = await startEmulators();
+  deferCleanup(t, () => emu.close());
+  const uri = `s3+ddb://${emu.bucket}/chaos?ddbTableName=memlane_commits`;
+  const env = (name: string) => ({ ...emu.env, MEMORY_LANE_STATE_DIR: tempDir(t, `ml-${name}-`) });
+  assert.equal((await cli(['store-init', uri], { env: env('init') })).code, 0);
+  const shared = ['counter-0', 'counter-1', 'counter-2'];
+  const seedEnv = env('seed');
+  const seed = await MemoryStore.open(uri, { dim: 8, env: seedEnv, maintenance: { auto: false } });
+  await seed.insert(shared.map((id, i) => ({ id, text: `chaos counter ${id}`, vector: vec(200 + i), metadata: { n: 0 } })));
+  await seed.close();
+
+  const ackDir = tempDir(t, 'ml-acks-');
+  // Two machines; each keeps its state folder across restarts (a restarted process on the same machine).
+  const machines = ['k1', 'k2'].map((machine) => ({ machine, env: env(machine) }));
+  let kills = 0;
+  const rounds = 4;
+  for (let round = 0; round < rounds; round++) {
+    const runs = machines.map((m) => startWorker('remote-machine', { uri, machine: m.machine, mode: 'ack-loop', shared, count: 0, ackDir }, m.env));
+    await Promise.all(runs.map((r) => r.waitFor((msg) => msg.writing, 60_000)));
+    // Mid-commit: after a random stretch of writing, without warning.
+    await new Promise((r) => setTimeout(r, 400 + Math.random() * 900));
+    for (const r of runs) { r.child.kill('SIGKILL'); kills++; }
+    await Promise.all(runs.map((r) => r.exited));
+  }
+  const { records } = readAckLogs(ackDir);
+  const acked = records.filter((r) => r.kind === 'ack' && r.op === 'store') as Array<{ id: string; text: string }>;
+  const ackedIncs = records.filter((r) => r.kind === 'ack' && r.op === 'inc').length;
+  const attemptedIncs = records.filter((r) => r.kind === 'attempt' && r.op === 'inc').length;
+  assert.ok(acked.length >= 10, `too few acknowledged writes to mean anything: ${acked.length}`);
+
+  const check = await MemoryStore.open(uri, { dim: 8, env: seedEnv, maintenance: { auto: false } });
+  deferCleanup(t, () => check.close());
+  const rows = await check.getMany(acked.map((a) => a.id));
+  const lost = acked.filter((a) => rows.get(a.id)?.text !== a.text).map((a) => a.id);
+  assert.deepEqual(lost, [], 'an acknowledged store is missing');
+  const counted = [...(await check.getMany(shared)).values()].reduce((s, r) => s + Number(r.metadata.n), 0);
+  // An increment killed after its commit but before its ack may have landed: between acked and attempted.
+  assert.ok(counted >= ackedIncs && counted <= attemptedIncs, `counters ${counted}, acknowledged ${ackedIncs}, attempted ${attemptedIncs}`);
+  const verify = await check.verify();
+  assert.deepEqual(verify.duplicateIds, []);
+  assert.equal(verify.ok, true);
+  t.diagnostic(`${kills} SIGKILLs over ${rounds} rounds; ${acked.length} acknowledged stores, ${ackedIncs}/${attemptedIncs} increments acknowledged/attempted, ${counted} counted`);
 });

@@ -3,12 +3,15 @@
 import { commitConflictsRetried } from '../../../src/core/store/commitRetry';
 import { MemoryStore } from '../../../src/core/store/memoryStore';
 import { emit, workerArgs } from '../../helpers/workers';
+import { AckLog } from '../../chaos/ackLog';
 import { vec } from '../../helpers/tempStore';
 
 interface Args {
   uri: string;
   machine: string;
-  mode: 'mixed' | 'insert-loop';
+  mode: 'mixed' | 'ack-loop';
+  /** ack-loop: folder of the durable attempt/ack logs (test/chaos/ackLog.ts). */
+  ackDir?: string;
   /** Shared rows every machine increments and patches. */
   shared: string[];
   count: number;
@@ -46,6 +49,23 @@ async function main(): Promise<void> {
       ]);
     };
     await Promise.all(Array.from({ length: args.concurrency ?? args.count }, async () => { for (let i = next++; i < args.count; i = next++) await op(i); }));
+  }
+  if (args.mode === 'ack-loop') {
+    // Writes until killed: every acknowledgement is fsync'd before the next write starts.
+    const log = new AckLog(args.ackDir!, `${args.machine}-${process.pid}`);
+    for (let n = 0; ; n++) {
+      const id = `${args.machine}-${process.pid}-${n}`;
+      const text = `machine ${args.machine} fact ${n}`;
+      const counter = args.shared[n % args.shared.length]!;
+      log.write({ kind: 'attempt', op: 'inc', id: counter });
+      const [[stored], [inc]] = await Promise.all([
+        store.insert([{ id, text, vector: vec(n) }]),
+        store.patch([{ id: counter, increment: { n: 1 } }]),
+      ]);
+      if (stored!.status === 'inserted') log.write({ kind: 'ack', op: 'store', id, text });
+      if (inc!.status === 'applied') log.write({ kind: 'ack', op: 'inc', id: counter });
+      if (n === 0) emit({ writing: true });
+    }
   }
   await store.close();
   emit({ done: true, inserted, commons, increments, incrementsById, sets, failures, acquisitions: store.lock.acquisitions, conflictsRetried: commitConflictsRetried(), stateDir: store.stateDir });
