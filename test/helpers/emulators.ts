@@ -66,6 +66,31 @@ function makeWritesAtomic(store: any): void {
   };
 }
 
+/**
+ * What AWS S3 does since August 2024 and s3rver does not: a PUT with `If-None-Match: *` on a key
+ * that exists fails with 412. First in s3rver's (Koa) middleware chain, checked and written under one
+ * promise chain per key so that two racing PUTs cannot both pass the check.
+ */
+function honourIfNoneMatch(s3: any): void {
+  const chains = new Map<string, Promise<unknown>>();
+  s3.middleware.unshift(async (ctx: any, next: () => Promise<void>) => {
+    if (ctx.method !== 'PUT' || ctx.get('if-none-match') !== '*' || ctx.get('x-amz-copy-source')) return next();
+    const [, bucket, ...rest] = decodeURIComponent(ctx.path).split('/');
+    const key = rest.join('/');
+    const run = (chains.get(`${bucket}/${key}`) ?? Promise.resolve()).then(async () => {
+      if (await s3.store.existsObject(bucket, key)) {
+        ctx.status = 412;
+        ctx.type = 'application/xml';
+        ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
+        return;
+      }
+      await next();
+    });
+    chains.set(`${bucket}/${key}`, run.catch(() => undefined));
+    await run;
+  });
+}
+
 /** Credentials the emulators accept (any non-empty pair); never real ones. */
 export const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' } as const;
 
@@ -75,6 +100,8 @@ export interface Emulators {
   bucket: string;
   /** The environment a "machine" needs to reach the emulators (plus its own MEMORY_LANE_STATE_DIR). */
   env: Record<string, string>;
+  /** Requests served so far: S3 by HTTP method (COPY for a CopyObject), DynamoDB by operation. */
+  requests(): { s3: Record<string, number>; dynamo: Record<string, number> };
   close(): Promise<void>;
 }
 
@@ -82,14 +109,19 @@ export interface Emulators {
  * Starts s3rver (S3; ignores `If-None-Match`, as measured in docs/team-store.md) and dynalite
  * (DynamoDB) on random 127.0.0.1 ports, with one bucket. Data lives in a temp folder removed on close.
  */
-export async function startEmulators(bucket = 'team'): Promise<Emulators> {
+export async function startEmulators(bucket = 'team', options: { honourIfNoneMatch?: boolean } = {}): Promise<Emulators> {
   const directory = mkdtempSync(join(tmpdir(), 'ml-s3rver-'));
   const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
   makeWritesAtomic(s3.store);
+  if (options.honourIfNoneMatch) honourIfNoneMatch(s3);
   const { port: s3Port } = (await s3.run()) as AddressInfo;
+  const counts = { s3: {} as Record<string, number>, dynamo: {} as Record<string, number> };
+  const bump = (into: Record<string, number>, key: string) => { into[key] = (into[key] ?? 0) + 1; };
+  s3.httpServer.on('request', (req: import('node:http').IncomingMessage) => bump(counts.s3, req.headers['x-amz-copy-source'] ? 'COPY' : req.method ?? '?'));
   const ddb = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => ddb.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve())));
   const ddbPort = (ddb.address() as AddressInfo).port;
+  ddb.on('request', (req: import('node:http').IncomingMessage) => bump(counts.dynamo, String(req.headers['x-amz-target'] ?? '?').replace(/^DynamoDB_\d+\./, '')));
   const s3Endpoint = `http://127.0.0.1:${s3Port}`;
   const dynamoEndpoint = `http://127.0.0.1:${ddbPort}`;
   return {
@@ -97,6 +129,7 @@ export async function startEmulators(bucket = 'team'): Promise<Emulators> {
     dynamoEndpoint,
     bucket,
     env: { ...EMULATOR_CREDENTIALS, AWS_ENDPOINT_URL: s3Endpoint, MEMORY_LANE_S3_ALLOW_HTTP: '1', MEMORY_LANE_DYNAMODB_ENDPOINT: dynamoEndpoint },
+    requests: () => ({ s3: { ...counts.s3 }, dynamo: { ...counts.dynamo } }),
     async close() {
       await new Promise<void>((resolve) => ddb.close(() => resolve()));
       await s3.close();

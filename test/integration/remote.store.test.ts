@@ -7,7 +7,7 @@ import { parseStoreLocation } from '../../src/core/store/location';
 import { MemoryStore } from '../../src/core/store/memoryStore';
 import { cli } from '../helpers/cli';
 import { startEmulators, type Emulators } from '../helpers/emulators';
-import { deferCleanup, tempDir } from '../helpers/tempStore';
+import { deferCleanup, tempDir, vec } from '../helpers/tempStore';
 
 async function emulators(t: TestContext): Promise<Emulators> {
   const emu = await startEmulators();
@@ -118,4 +118,25 @@ test('missing credentials and bad endpoints are errors naming the setting; secre
   for (const text of [failed.stdout, failed.stderr]) {
     assert.ok(!text.includes(secret) && !text.includes(token), `a secret leaked: ${text}`);
   }
+});
+
+test('plain s3:// on an endpoint that honours If-None-Match opens after the probe, and concurrent machines lose nothing', async (t) => {
+  const emu = await startEmulators('team', { honourIfNoneMatch: true });
+  deferCleanup(t, () => emu.close());
+  const uri = `s3://${emu.bucket}/conditional`;
+  const env = { ...emu.env, MEMORY_LANE_STATE_DIR: tempDir(t, 'ml-state-') };
+  const store = await MemoryStore.open(uri, { dim: 8, env, maintenance: { auto: false } });
+  deferCleanup(t, () => store.close());
+  assert.equal(store.remoteStatus?.coordination, 'conditional-put');
+  assert.ok(!(await keysUnder(emu, 'conditional/')).some((k) => k.includes('.memory-lane-probe-')), 'the probe object is removed');
+  // Two stores with separate state folders (so separate locks) storing at once: Lance's conditional
+  // manifest PUT is the only thing keeping their commits apart, and must.
+  const other = await MemoryStore.open(uri, { dim: 8, env: { ...emu.env, MEMORY_LANE_STATE_DIR: tempDir(t, 'ml-other-') }, maintenance: { auto: false } });
+  deferCleanup(t, () => other.close());
+  const ids = (m: string) => Array.from({ length: 20 }, (_, i) => `${m}-${i}`);
+  await Promise.all([store, other].map((s, k) => Promise.all(ids(`m${k}`).map((id, i) => s.insert([{ id, text: `fact ${id}`, vector: vec(i) }])))));
+  const check = await MemoryStore.open(uri, { dim: 8, env, maintenance: { auto: false } });
+  deferCleanup(t, () => check.close());
+  assert.equal((await check.getMany([...ids('m0'), ...ids('m1')])).size, 40, 'every acknowledged store is there');
+  assert.equal(await check.count(), 40);
 });
