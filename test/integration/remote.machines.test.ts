@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { MemoryService } from '../../src/core/memoryService';
+import { parseStoreLocation } from '../../src/core/store/location';
 import { MemoryStore } from '../../src/core/store/memoryStore';
+import { CONSOLIDATION_DIR } from '../../src/core/upgrade/consolidate';
 import { cli } from '../helpers/cli';
 import { startEmulators } from '../helpers/emulators';
 import { deferCleanup, tempDir, vec } from '../helpers/tempStore';
@@ -144,4 +149,38 @@ test('SIGKILL during commits on the remote store: every acknowledged write survi
   assert.deepEqual(verify.duplicateIds, []);
   assert.equal(verify.ok, true);
   t.diagnostic(`${kills} SIGKILLs over ${rounds} rounds; ${acked.length} acknowledged stores, ${ackedIncs}/${attemptedIncs} increments acknowledged/attempted, ${counted} counted`);
+});
+
+test('consolidation on one machine while another edits a cluster member: that cluster is skipped, the others merged, the journal stays on the consolidating machine', async (t) => {
+  const emu = await startEmulators();
+  deferCleanup(t, () => emu.close());
+  const uri = `s3+ddb://${emu.bucket}/consolidate?ddbTableName=memlane_commits`;
+  const env = (name: string) => ({ ...emu.env, MEMORY_LANE_STATE_DIR: tempDir(t, `ml-${name}-`) });
+  assert.equal((await cli(['store-init', uri], { env: env('init') })).code, 0);
+  const here = env('editor');
+  const service = await MemoryService.open({ dir: uri, vectorIndex: { auto: false }, storeOptions: { env: here, maintenance: { auto: false } } });
+  deferCleanup(t, () => service.close());
+  const texts = { alpha: 'The alpha service restarts nightly at two.', gamma: 'Mira reviews every pull request touching the billing module.' };
+  for (const [w, text] of Object.entries(texts)) {
+    await service.store({ id: `${w}-a`, text, force: true });
+    await service.store({ id: `${w}-b`, text: text.replace(/\.$/, ''), force: true });
+  }
+  const consolidator = env('consolidator');
+  const run = cli(['--db', uri, 'consolidate', '--json'], { env: { ...consolidator, MEMORY_LANE_FAILPOINTS: 'consolidate.beforeWrite=pause:2500' } });
+  await new Promise((r) => setTimeout(r, 1500));
+  const store = service.memoryStore;
+  // Which id of alpha survives is the consolidator's choice: edit both, so its member surely changed.
+  const edits = await store.patch(['alpha-a', 'alpha-b'].map((id) => ({ id, metadata: { edited_elsewhere: true } })), { label: 'edit on another machine' });
+  assert.deepEqual(edits.map((e) => e.status), ['applied', 'applied']);
+  const done = await run;
+  assert.equal(done.code, 0, done.stderr);
+  const r = done.json as { merged: Array<{ survivor: string; members: string[] }>; skipped: Array<{ survivor: string; reason: string }>; runId: string };
+  assert.ok(r.skipped.some((s) => s.survivor.startsWith('alpha') && /changed meanwhile/.test(s.reason)), JSON.stringify(r.skipped));
+  const gamma = r.merged.find((m) => m.survivor.startsWith('gamma'));
+  assert.ok(gamma, JSON.stringify(r.merged));
+  assert.equal(await store.get(gamma.members[0]!), undefined);
+  assert.ok((await store.get('alpha-a'))?.metadata.edited_elsewhere && (await store.get('alpha-b'))?.metadata.edited_elsewhere, 'the other machine\'s edits are kept');
+  const journal = join(parseStoreLocation(uri, 'test', consolidator).stateDir, CONSOLIDATION_DIR, `${r.runId}.jsonl`);
+  assert.ok(existsSync(journal), `the consolidation journal is in the consolidating machine's state folder: ${journal}`);
+  assert.equal((await store.verify()).ok, true);
 });
