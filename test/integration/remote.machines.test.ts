@@ -184,3 +184,38 @@ test('consolidation on one machine while another edits a cluster member: that cl
   assert.ok(existsSync(journal), `the consolidation journal is in the consolidating machine's state folder: ${journal}`);
   assert.equal((await store.verify()).ok, true);
 });
+
+test('two machines starting an upgrade on one remote store: the second is told the first runs (store-wide claim), each row is upgraded once, and the claim is released', async (t) => {
+  const emu = await startEmulators();
+  deferCleanup(t, () => emu.close());
+  const uri = `s3+ddb://${emu.bucket}/two-upgraders?ddbTableName=memlane_commits`;
+  const env = (name: string) => ({ ...emu.env, MEMORY_LANE_STATE_DIR: tempDir(t, `ml-${name}-`) });
+  assert.equal((await cli(['store-init', uri], { env: env('init') })).code, 0);
+  const seedEnv = env('seed');
+  const seed = await MemoryStore.open(uri, { dim: 8, env: seedEnv, maintenance: { auto: false } });
+  const legacy = await seedLegacy(seed, 40);
+  await seed.close();
+
+  // Machine A pauses between reading and writing its first window; machine B starts meanwhile.
+  const a = startWorker('upgradeWorker', { dir: uri, batchSize: 20, windowSize: 40 }, { ...env('a'), MEMORY_LANE_FAILPOINTS: 'upgrade.afterPhase1=once:pause:2000' });
+  await a.waitForStderr('[failpoint] upgrade.afterPhase1', 60_000);
+  const b = startWorker('upgradeWorker', { dir: uri, batchSize: 20, windowSize: 40 }, env('b'));
+  const exitB = await b.exited;
+  const busy = b.messages.find((m: any) => m.type === 'busy') as { message: string } | undefined;
+  assert.equal(exitB.code, 3, `machine B must be refused: ${JSON.stringify(b.messages.slice(-2))} ${b.stderr().slice(-500)}`);
+  assert.match(busy?.message ?? '', /already running on this store, on another machine/);
+  await a.exited;
+  const resultA = (a.messages.find((m: any) => m.type === 'result') as any)?.result;
+  assert.equal(resultA?.upgraded, 40, JSON.stringify(a.messages.slice(-2)));
+
+  // The claim was released: a third machine may run (and finds nothing left to do).
+  const c = await runWorker('upgradeWorker', { dir: uri, batchSize: 20, windowSize: 40 }, env('c'));
+  assert.equal(c.find((m: any) => m.type === 'result')?.result.upgraded, 0);
+
+  const check = await MemoryStore.open(uri, { dim: 8, env: seedEnv, maintenance: { auto: false } });
+  deferCleanup(t, () => check.close());
+  for (const row of (await check.getMany(legacy)).values()) {
+    const writes = ((row.metadata.history ?? []) as Array<{ writer?: { kind?: string } }>).filter((h) => h.writer?.kind === 'upgrade').length;
+    assert.equal(writes, 1, `${row.id}: ${writes} upgrade writes`);
+  }
+});

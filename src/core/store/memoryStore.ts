@@ -22,7 +22,8 @@ import { pinVersion, type ReadPin } from './readPins';
 import { isBookkeepingOnly, type MemoryPatch } from './patch';
 import { MEMORIES_TABLE, fromRawRow, type MemoryRecord, type RawRow } from './schema';
 import { sqlLikePrefix } from './sql';
-import type { StoreMeta } from './storeMeta';
+import { META_TABLE, openIfExists, type StoreMeta } from './storeMeta';
+import { claimStoreJob, type StoreJobClaim } from './storeJobClaim';
 import { validateId, validateNewMemory, validatePatch } from './validation';
 
 // The store's vocabulary, for callers that import it from here.
@@ -417,6 +418,23 @@ export class MemoryStore implements Disposable {
   }
 
   // ---------------------------------------------------------------- health
+
+  /**
+   * On a remote store, claims `job` for the whole store (every machine), beside the per-machine job
+   * lock (storeJobClaim.ts); on a folder store the job lock already covers every process: no-op.
+   */
+  async claimStoreJob(job: string, label: string, onLost?: (reason: string) => void): Promise<StoreJobClaim> {
+    if (this.location.kind !== 'remote') return { release: async () => undefined };
+    const meta = await openIfExists(this.db, META_TABLE);
+    if (!meta) throw new StoreUnavailableError(`The meta table of ${this.dir} is missing`);
+    try {
+      const claim = await claimStoreJob(meta, job, label, { logger: this.log, ...(onLost ? { onLost } : {}) });
+      return { release: async () => { try { await claim.release(); } finally { meta.close(); } } };
+    } catch (err) {
+      meta.close();
+      throw err;
+    }
+  }
 
   /** A remote store's endpoint, commit coordination and the conflicts retried against other machines. */
   get remoteStatus(): RemoteStoreStatus | undefined {
