@@ -166,8 +166,11 @@ test('consolidation on one machine while another edits a cluster member: that cl
     await service.store({ id: `${w}-b`, text: text.replace(/\.$/, ''), force: true });
   }
   const consolidator = env('consolidator');
-  const run = cli(['--db', uri, 'consolidate', '--json'], { env: { ...consolidator, MEMORY_LANE_FAILPOINTS: 'consolidate.beforeWrite=pause:2500' } });
-  await new Promise((r) => setTimeout(r, 1500));
+  let reached!: () => void;
+  const atFailpoint = new Promise<void>((resolve) => { reached = resolve; });
+  const run = cli(['--db', uri, 'consolidate', '--json'], { env: { ...consolidator, MEMORY_LANE_FAILPOINTS: 'consolidate.beforeWrite=pause:4000' }, onStderr: (text) => { if (text.includes('[failpoint] consolidate.beforeWrite')) reached(); } });
+  // Planned, waiting before its first write: now the other machine edits.
+  await atFailpoint;
   const store = service.memoryStore;
   // Which id of alpha survives is the consolidator's choice: edit both, so its member surely changed.
   const edits = await store.patch(['alpha-a', 'alpha-b'].map((id) => ({ id, metadata: { edited_elsewhere: true } })), { label: 'edit on another machine' });
