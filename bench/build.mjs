@@ -27,7 +27,8 @@ await esbuild.build({
   format: 'cjs',
   target: 'node20',
   sourcemap: true,
-  external: ['vscode', '@lancedb/lancedb', 'apache-arrow'],
+  // s3rver and dynalite (bench/remote.ts's emulators) load native modules: not bundled.
+  external: ['vscode', '@lancedb/lancedb', 'apache-arrow', 's3rver', 'dynalite'],
   logLevel: 'warning',
   // p-queue is ESM; in a CJS bundle `import.meta.url` must still resolve.
   define: { 'import.meta.url': '__importMetaUrl' },

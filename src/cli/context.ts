@@ -1,4 +1,5 @@
 import { defaultStorePath } from '../core/paths';
+import { parseStoreLocation, type StoreLocation } from '../core/store/location';
 import { parseLogLevel, stderrLogger, type Logger } from '../core/log';
 import { resolveLockSettings, type LockSettings } from '../core/defaults';
 import { lockStoreOptions, MemoryStore, type MemoryStoreOptions } from '../core/store/memoryStore';
@@ -27,7 +28,15 @@ export class CliContext {
       process.env,
       { writeTimeoutMs: '--lock-timeout', backgroundTimeoutMs: '--lock-background-timeout', staleMs: '--lock-stale' },
     );
-    return new CliContext(options.db ? defaultStorePath({ MEMORY_LANE_DB: options.db }) : defaultStorePath(), out, !!options.verbose, locks);
+    const dbPath = options.db ? defaultStorePath({ MEMORY_LANE_DB: options.db }) : defaultStorePath();
+    // A bad URI is an error naming where it came from, before anything is opened.
+    parseStoreLocation(dbPath, options.db ? '--db' : 'MEMORY_LANE_DB');
+    return new CliContext(dbPath, out, !!options.verbose, locks);
+  }
+
+  /** The store's location (a folder, or a remote store's URI with this machine's state folder). */
+  get location(): StoreLocation {
+    return parseStoreLocation(this.dbPath, '--db');
   }
 
   /** Opens the existing store (commands that only read or repair must not create one by accident). */

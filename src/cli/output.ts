@@ -1,5 +1,5 @@
 import { styleText } from 'node:util';
-import { errorCode, errorMessage, MemoryLaneError, ValidationError } from '../core/errors';
+import { errorCode, errorMessage, MemoryLaneError, RemoteStoreError, ValidationError } from '../core/errors';
 
 /**
  * The CLI's output contract: with --json, stdout carries exactly one JSON document and nothing
@@ -32,7 +32,7 @@ export class CliOutput {
     if (this.json && !this.written) {
       this.written = true;
       const e = err as MemoryLaneError & { field?: string };
-      this.stdout.write(JSON.stringify({ error: { code: errorCode(err), message: errorMessage(err), ...(err instanceof ValidationError ? { field: e.field } : {}) } }) + '\n');
+      this.stdout.write(JSON.stringify({ error: { code: errorCode(err), message: errorMessage(err), ...(err instanceof ValidationError ? { field: e.field } : {}), ...(err instanceof RemoteStoreError ? { setting: err.setting } : {}) } }) + '\n');
     }
     return 1;
   }

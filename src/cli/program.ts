@@ -23,7 +23,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const program = new Command('memory-lane')
     .description('Long-term memory for AI agents: the same LanceDB store the VS Code extension and MCP servers use.')
     .version(PRODUCT_VERSION)
-    .option('--db <dir>', 'store folder (default: $MEMORY_LANE_DB or ~/.memory-lane/store)')
+    .option('--db <dir-or-uri>', 'store folder or remote store URI, e.g. s3+ddb://bucket/path?ddbTableName=T (default: $MEMORY_LANE_DB or ~/.memory-lane/store)')
     .option('--json', 'print exactly one JSON document on stdout')
     .option('-v, --verbose', 'debug logs on stderr')
     .option('--lock-timeout <ms>', `how long a write waits for the store lock (default $${LOCK_ENV.writeTimeoutMs} or ${LOCK_DEFAULTS.writeTimeoutMs})`)

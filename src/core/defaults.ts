@@ -94,3 +94,9 @@ export function resolveLockSettings(explicit: Partial<Record<keyof LockSettings,
 export function lockSettingsEnv(settings: LockSettings): Record<string, string> {
   return Object.fromEntries((Object.keys(LOCK_ENV) as Array<keyof LockSettings>).map((k) => [LOCK_ENV[k], String(settings[k])]));
 }
+
+/**
+ * On a remote store a version is pruned only once its successor is this old: other machines' read
+ * pins are invisible from here (docs/team-store.md#pruning-on-a-remote-store).
+ */
+export const REMOTE_CLEANUP_MARGIN_MS = 24 * 60 * 60 * 1000;

@@ -123,3 +123,14 @@ export class NoEmbedderError extends MemoryLaneError {
     super('E_NO_EMBEDDER', message);
   }
 }
+
+/**
+ * A remote store (s3+ddb://, s3://, gs://, az://) cannot be opened safely: bad connection settings,
+ * missing credentials or DynamoDB table, or an endpoint that would lose writes. `setting` names what
+ * to change; the message never contains a credential.
+ */
+export class RemoteStoreError extends MemoryLaneError {
+  constructor(readonly setting: string, message: string, options?: { cause?: unknown }) {
+    super('E_REMOTE_STORE', message, options);
+  }
+}

@@ -404,7 +404,7 @@ export class MemoryService implements Disposable {
     this.indexBuilder = new VectorIndexBuilder(store, { logger: componentLogger(options.logger ?? nullLogger, 'index'), ...options.vectorIndex });
     this.indexBuilder.poke();
     // Remote embedding calls (stores, recalls, re-embeds) are counted in the store's token ledger.
-    this.embeddingUsage = EmbeddingUsageRecorder.attach(this.configuredEmbedder, store.dir, { logger: this.log });
+    this.embeddingUsage = EmbeddingUsageRecorder.attach(this.configuredEmbedder, store.stateDir, { logger: this.log });
   }
 
   /** Which embedder made the store's vectors, which one is configured, and whether a re-embed is due. */

@@ -33,6 +33,11 @@ export function expandHome(value: string, on: PathPlatform = hostPathPlatform())
   return path.resolve(on.homedir, '.' + path.sep + rest);
 }
 
+/** True when a store location is written as a URI (`scheme://…`) rather than a folder (`C:\\x` is a folder). */
+export function looksLikeUri(value: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim());
+}
+
 /**
  * The store every Memory Lane process uses unless told otherwise: one per user, shared by all
  * VS Code windows, the CLI and MCP servers (so they really share memories). `MEMORY_LANE_DB`
@@ -42,6 +47,8 @@ export function expandHome(value: string, on: PathPlatform = hostPathPlatform())
  */
 export function defaultStorePath(env: NodeJS.ProcessEnv = process.env, on: PathPlatform = hostPathPlatform()): string {
   const fromEnv = env.MEMORY_LANE_DB?.trim();
+  // A remote store's URI (`s3+ddb://…`, docs/team-store.md) as written: not a path.
+  if (fromEnv && looksLikeUri(fromEnv)) return fromEnv;
   const path = pathFor(on.platform);
   if (!fromEnv) return path.join(on.homedir, '.memory-lane', 'store');
   return expandHome(fromEnv, on) ?? path.resolve(on.cwd, fromEnv);

@@ -16,6 +16,11 @@ export type EmbeddingProvider = 'local' | 'openai-compatible';
  */
 export interface Settings {
   storePath: string;
+  /** A remote store's S3-compatible endpoint (docs/team-store.md); empty: AWS_ENDPOINT_URL, else AWS. */
+  'remote.endpoint': string;
+  'remote.region': string;
+  'remote.dynamodbEndpoint': string;
+  'remote.allowHttp': boolean;
   'lock.writeTimeoutMs': number;
   'lock.backgroundTimeoutMs': number;
   'lock.staleMs': number;
@@ -45,6 +50,10 @@ export interface Settings {
 
 const DEFAULTS: Settings = {
   storePath: '',
+  'remote.endpoint': '',
+  'remote.region': '',
+  'remote.dynamodbEndpoint': '',
+  'remote.allowHttp': false,
   'lock.writeTimeoutMs': LOCK_DEFAULTS.writeTimeoutMs,
   'lock.backgroundTimeoutMs': LOCK_DEFAULTS.backgroundTimeoutMs,
   'lock.staleMs': LOCK_DEFAULTS.staleMs,
@@ -127,7 +136,7 @@ export class Configuration extends Disposable {
     return { writeTimeoutMs: this.get('lock.writeTimeoutMs'), backgroundTimeoutMs: this.get('lock.backgroundTimeoutMs'), staleMs: this.get('lock.staleMs') };
   }
 
-  changed(e: vscode.ConfigurationChangeEvent, ...keys: Array<SettingKey | 'lock' | 'upgrade' | 'consolidate' | 'enrichment' | 'embedding' | 'statusBar' | 'review'>): boolean {
+  changed(e: vscode.ConfigurationChangeEvent, ...keys: Array<SettingKey | 'lock' | 'upgrade' | 'consolidate' | 'enrichment' | 'embedding' | 'statusBar' | 'review' | 'remote'>): boolean {
     return keys.some((k) => e.affectsConfiguration(`${SECTION}.${k}`));
   }
 

@@ -23,6 +23,8 @@ export const Commands = {
   exportMemories: 'memoryLane.export',
   runMaintenance: 'memoryLane.runMaintenance',
   setApiKey: 'memoryLane.setApiKey',
+  setStoreCredentials: 'memoryLane.setStoreCredentials',
+  clearStoreCredentials: 'memoryLane.clearStoreCredentials',
   clearApiKey: 'memoryLane.clearApiKey',
   chooseEnrichmentModel: 'memoryLane.chooseEnrichmentModel',
   filterMemories: 'memoryLane.filterMemories',

@@ -8,6 +8,9 @@ import { Emitter } from '../core/events';
 import type { Logger } from '../core/log';
 import { MemoryService, type MemoryChange } from '../core/memoryService';
 import { readStoreMeta } from '../core/store/storeMeta';
+import type { RemoteStoreStatus } from '../core/store/health';
+import { looksLikeUri, parseStoreLocation } from '../core/store/location';
+import { resolveRemoteConnection, type RemoteConnectionSettings } from '../core/store/remoteStore';
 import type { Configuration } from './configuration';
 import { Disposable } from './disposable';
 import { ContextKeys } from './ids';
@@ -62,14 +65,14 @@ export class StoreConnection extends Disposable {
     ({ dir: this._dir, problem: this._problem } = this.locate());
     if (this._problem) this.unavailable(this._problem);
     this.journal = this._register(new LockJournal(this.lockEvents.event));
-    this.watcher = this._register(new StoreWatcher(this._dir, log));
+    this.watcher = this._register(new StoreWatcher(stateDirOf(this._dir), log));
     this._register(this.watcher.onDidCommit(() => this._onDidChangeMemories.fire({ kind: 'external' })));
     this._register(config.onDidChange((e) => {
-      if (config.changed(e, 'storePath', 'embedding', 'lock')) void this.reconnect(config.changed(e, 'storePath'));
+      if (config.changed(e, 'storePath', 'embedding', 'lock', 'remote')) void this.reconnect(config.changed(e, 'storePath'));
       // The service reads it on every recall: no reopening needed.
       if (config.changed(e, 'review') && this._service) this._service.requireApproval = config.get('review.requireApproval');
     }));
-    this._register(keys.onDidChange((kind) => { if (kind === 'embedding') void this.reconnect(false); }));
+    this._register(keys.onDidChange((kind) => { if (kind === 'embedding' || (kind === 'store' && this.isRemote)) void this.reconnect(false); }));
     this._register(vscode.workspace.onDidChangeWorkspaceFolders(() => void this.reconnect(false)));
     this._register({ dispose: () => void this.close() });
   }
@@ -77,6 +80,39 @@ export class StoreConnection extends Disposable {
   /** The store folder this window uses. */
   get dir(): string {
     return this._dir;
+  }
+
+  /** True when the store is a remote URI (`s3+ddb://…`, docs/team-store.md). */
+  get isRemote(): boolean {
+    return looksLikeUri(this._dir);
+  }
+
+  /**
+   * What the views show of a remote store: endpoint, commit coordination, conflicts retried against
+   * other machines (from the open store; before it opens, from the settings alone). Undefined for a folder.
+   */
+  get remoteStatus(): RemoteStoreStatus | undefined {
+    if (!this.isRemote) return undefined;
+    const open = this._service?.memoryStore.remoteStatus;
+    if (open) return open;
+    try {
+      const location = parseStoreLocation(this._dir, 'memoryLane.storePath');
+      if (location.kind !== 'remote') return undefined;
+      // Credentials are not needed to describe the store; a placeholder keeps the check from failing here.
+      const conn = resolveRemoteConnection(location, { ...this.remoteSettings(), credentials: { accessKeyId: '-', secretAccessKey: '-' } });
+      return { endpoint: conn.endpointLabel, coordination: location.coordination, ...(location.ddbTableName ? { table: location.ddbTableName } : {}), stateDir: location.stateDir, conflictsRetried: 0 };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The team store's connection settings (`memoryLane.remote.*`); credentials come from secret storage only. */
+  private remoteSettings(): RemoteConnectionSettings {
+    const text = (key: 'remote.endpoint' | 'remote.region' | 'remote.dynamodbEndpoint') => this.config.get(key).trim() || undefined;
+    const endpoint = text('remote.endpoint');
+    const region = text('remote.region');
+    const dynamodbEndpoint = text('remote.dynamodbEndpoint');
+    return { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...(dynamodbEndpoint ? { dynamodbEndpoint } : {}), ...(this.config.get('remote.allowHttp') ? { allowHttp: true } : {}) };
   }
 
   /** Why `memoryLane.storePath` cannot be used (a relative path, not a string); then nothing opens a store. */
@@ -111,7 +147,8 @@ export class StoreConnection extends Disposable {
   async existingService(): Promise<MemoryService | undefined> {
     if (this._service) return this._service;
     if (this._problem) return undefined;
-    if (!this.opening && !(await readStoreMeta(this._dir).catch(() => undefined))) return undefined;
+    // A remote store has no meta file to peek at: the views open it (which creates nothing on a refused store).
+    if (!this.opening && !this.isRemote && !(await readStoreMeta(this._dir).catch(() => undefined))) return undefined;
     return this.service();
   }
 
@@ -125,7 +162,7 @@ export class StoreConnection extends Disposable {
       defaultScopes: this.scopes,
       source: 'vscode',
       requireApproval: this.config.get('review.requireApproval'),
-      storeOptions: lockStoreOptions(this.config.lockSettings()),
+      storeOptions: { ...lockStoreOptions(this.config.lockSettings()), ...(this.isRemote ? { remote: await this.remoteConnectionSettings() } : {}) },
     }).catch((err: unknown) => {
       // "is a file, not a folder", "Cannot create the store folder …": say which setting chose that folder.
       if (errorCode(err) === 'E_STORE_UNAVAILABLE' && this.config.get('storePath').trim()) throw this.unavailable('', err);
@@ -193,7 +230,7 @@ export class StoreConnection extends Disposable {
     if (moved || locationChanged) {
       this._dir = dir;
       this._problem = problem;
-      this.watcher.retarget(dir);
+      this.watcher.retarget(stateDirOf(dir));
       this._onDidChangeLocation.fire(dir);
     }
   }
@@ -223,6 +260,12 @@ export class StoreConnection extends Disposable {
     return err;
   }
 
+  /** `memoryLane.remote.*` plus the credentials from SecretStorage (else the environment's AWS_* variables). */
+  async remoteConnectionSettings(): Promise<RemoteConnectionSettings> {
+    const credentials = await this.keys.storeCredentials();
+    return { ...this.remoteSettings(), ...(credentials ? { credentials } : {}) };
+  }
+
   /** Embedder settings plus the key from SecretStorage (never from settings). */
   async embedderConfig(): Promise<EmbedderConfig> {
     if (this.config.get('embedding.provider') !== 'openai-compatible') return { kind: 'local' };
@@ -240,5 +283,14 @@ export class StoreConnection extends Disposable {
   override dispose(): void {
     this.disposedFlag = true;
     super.dispose();
+  }
+}
+
+/** Where this machine's lock files of the store are: the folder itself, or a remote store's state folder. */
+function stateDirOf(dir: string): string {
+  try {
+    return parseStoreLocation(dir, 'memoryLane.storePath').stateDir;
+  } catch {
+    return dir;
   }
 }

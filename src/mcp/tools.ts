@@ -65,7 +65,7 @@ export function memoryToolHandlers(service: MemoryService, writer: () => Partial
       return ok({ ...page }, page.items.length === 0 ? `No memories (total ${page.total}).` : page.items.map(listLine).join('\n') + `\n(${page.offset + 1}–${page.offset + page.items.length} of ${page.total})`);
     },
     memory_stats: async () => {
-      const [s, t] = await Promise.all([service.stats(), tokenSummary(service.memoryStore.dir)]);
+      const [s, t] = await Promise.all([service.stats(), tokenSummary(service.memoryStore.stateDir)]);
       const { lock, queue, byScope, byCategory, rows, legacy, diskBytes, deadLetters } = s;
       const period = ({ in: i, out, calls, estimatedCalls, byModel }: PeriodTotals) => ({ in: i, out, calls, estimatedCalls, byModel: byModel.map((m) => ({ purpose: m.purpose, provider: m.provider, ...(m.model ? { model: m.model } : {}), in: m.in, out: m.out, calls: m.calls })) });
       const tokens = { today: { day: t.today.day, ...period(t.today) }, last30Days: period(t.last30Days) };

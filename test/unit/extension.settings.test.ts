@@ -84,3 +84,13 @@ test('the consolidation threshold setting takes only (0.5, 1]', () => {
   assert.match(checkSetting(1.5, threshold, 0.8).problem ?? '', /got 1\.5/);
   assert.match(checkSetting(0.1, threshold, 0.8).problem ?? '', /got 0\.1/);
 });
+
+test('memoryLane.storePath may be a remote store URI; a bad one is a problem naming what is wrong', () => {
+  const env = { MEMORY_LANE_DB: '/srv/shared-store' };
+  assert.deepEqual(locateStore('s3+ddb://team-bucket/memory?ddbTableName=memlane', env), { dir: 's3+ddb://team-bucket/memory?ddbTableName=memlane', remote: true });
+  assert.deepEqual(locateStore('gs://bucket/x/', env), { dir: 'gs://bucket/x', remote: true });
+  assert.match(locateStore('s3+ddb://team-bucket/memory', env).problem ?? '', /exactly one query, the DynamoDB table/);
+  assert.match(locateStore('s3://AKIA:secret@bucket/x', env).problem ?? '', /must not carry credentials/);
+  assert.doesNotMatch(locateStore('s3://AKIA:secret@bucket/x', env).problem ?? '', /secret/);
+  assert.equal(locateStore('ftp://x/y', env).dir, '/srv/shared-store', 'an unusable URI opens nothing of its own');
+});

@@ -42,3 +42,11 @@ test('listed memories show their abstract when upgraded and say legacy otherwise
   assert.match(text, /\[a\] \(cases, global, importance 0\.5, updated 1970-01-01\) "Short abstract\."/);
   assert.match(text, /\[b\] .*legacy\) "full text of b"/);
 });
+
+test('a remote store is described with its endpoint, its commit coordination and the conflicts retried against other machines', async () => {
+  const { describeRemoteStore } = await import('../../src/extension/views/remoteStoreText');
+  const ddb = describeRemoteStore({ endpoint: 'http://127.0.0.1:4568', coordination: 'dynamodb', table: 'memlane', stateDir: '/s', conflictsRetried: 3 });
+  assert.equal(ddb.label, 'remote store at http://127.0.0.1:4568');
+  assert.match(ddb.detail, /DynamoDB table `memlane` · 3 conflicts with other machines retried · lock waits are this machine's/);
+  assert.match(describeRemoteStore({ endpoint: 'AWS S3 (eu-west-1)', coordination: 'conditional-put', stateDir: '/s', conflictsRetried: 1 }).detail, /conditional PUT \(If-None-Match\) · 1 conflict with/);
+});

@@ -3,6 +3,8 @@ import { ValidationError } from '../../core/errors';
 import { describeHolder } from '../../core/errors';
 import { describeIndex, describeQuery, readVectorIndexSelfCheck } from '../../core/retrieval/vectorIndex';
 import { tokenSummary, type PeriodTotals } from '../../core/usage';
+import { parseStoreLocation } from '../../core/store/location';
+import { initRemoteStore, resolveRemoteConnection } from '../../core/store/remoteStore';
 import type { CliContext } from '../context';
 import { formatBytes, table, truncate } from '../output';
 
@@ -17,11 +19,12 @@ export function registerHealthCommands(program: Command, run: Run): void {
       const store = await ctx.openStore();
       const price = o.pricePer1k === undefined ? undefined : Number(o.pricePer1k);
       if (price !== undefined && (!Number.isFinite(price) || price < 0)) throw new ValidationError('--price-per-1k', `must be a number ≥ 0, got ${JSON.stringify(o.pricePer1k)}`);
-      const [base, tokens] = await Promise.all([store.stats(), tokenSummary(store.dir, price ? { pricePer1k: price } : {})]);
-      const selfCheck = readVectorIndexSelfCheck(store.dir);
+      const [base, tokens] = await Promise.all([store.stats(), tokenSummary(store.stateDir, price ? { pricePer1k: price } : {})]);
+      const selfCheck = readVectorIndexSelfCheck(store.stateDir);
       const stats = { ...base, tokens, ...(selfCheck ? { vectorIndex: { selfCheck } } : {}) };
       ctx.out.result(stats, (s) => [
         `store      ${s.dir}`,
+        ...(s.remote ? [`remote     ${s.remote.endpoint} · commits coordinated by ${s.remote.coordination === 'dynamodb' ? `DynamoDB table ${s.remote.table}` : 'conditional PUT'} · ${s.remote.conflictsRetried} conflicts with other machines retried · local state ${s.remote.stateDir}`] : []),
         `memories   ${s.rows} (${s.legacy} legacy)   dim ${s.dim}   embedder ${s.embedder}   schema v${s.schemaVersion}`,
         `disk       ${formatBytes(s.diskBytes)}   versions ${s.versions}   fragments ${s.fragments} (${s.smallFragments} small)`,
         `indexes    ${s.indexes.map((i) => `${i.columns.join(',')} (${i.type})`).join(', ') || 'none yet'}`,
@@ -34,6 +37,16 @@ export function registerHealthCommands(program: Command, run: Run): void {
         '',
         table(Object.entries(s.byCategory).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, String(v)]), ['category', 'memories']),
       ].join('\n'));
+    })());
+
+  program.command('store-init')
+    .argument('<uri>', 'the remote store, e.g. s3+ddb://bucket/path?ddbTableName=TABLE')
+    .description('prepares a remote store: creates the DynamoDB commit table of an s3+ddb:// store when missing (keys base_uri S / version N, on-demand billing); for s3:// checks the endpoint honours conditional writes')
+    .action((uri: string) => run(async (ctx) => {
+      const location = parseStoreLocation(uri, 'uri');
+      if (location.kind !== 'remote') throw new ValidationError('uri', `store-init prepares a remote store (s3+ddb://…); a folder store needs no preparation: ${location.label}`);
+      const result = await initRemoteStore(location, resolveRemoteConnection(location));
+      ctx.out.result(result, (r) => r.table ? `${r.created ? 'created' : 'already there:'} DynamoDB table ${r.table} for ${r.uri}` : `ok: ${r.uri} honours conditional writes`);
     })());
 
   program.command('verify')

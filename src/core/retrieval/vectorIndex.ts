@@ -478,7 +478,7 @@ export class VectorIndexBuilder implements Disposable {
   private readRecord(): IndexRecord | undefined {
     const now = Date.now();
     if (this.record && now - this.record.checkedAt < RECORD_CHECK_MS) return this.record.value;
-    const path = join(this.store.dir, RECORD_FILE);
+    const path = join(this.store.stateDir, RECORD_FILE);
     try {
       const mtimeMs = statSync(path).mtimeMs;
       if (this.record && this.record.mtimeMs === mtimeMs) { this.record.checkedAt = now; return this.record.value; }
@@ -492,7 +492,7 @@ export class VectorIndexBuilder implements Disposable {
 
   /** Atomic (tmp + rename): a recall in another process never reads half a record. */
   private async writeRecord(selfCheck: VectorIndexSelfCheck): Promise<void> {
-    const path = join(this.store.dir, RECORD_FILE);
+    const path = join(this.store.stateDir, RECORD_FILE);
     const tmp = `${path}.${process.pid}.tmp`;
     await fs.writeFile(tmp, JSON.stringify({ version: 1, selfCheck } satisfies IndexRecord, null, 2));
     await fs.rename(tmp, path);
@@ -523,7 +523,7 @@ export class VectorIndexBuilder implements Disposable {
   /** The build claim; undefined when another live process builds. */
   private async claim(): Promise<JobLease | undefined> {
     try {
-      return await new ExclusiveJobLock(this.store.dir, VECTOR_INDEX_JOB, { logger: this.log }).tryAcquire(`vector index build over ${this.store.dir}`);
+      return await new ExclusiveJobLock(this.store.stateDir, VECTOR_INDEX_JOB, { logger: this.log }).tryAcquire(`vector index build over ${this.store.dir}`);
     } catch (err) {
       if (err instanceof BusyError) return undefined;
       throw err;

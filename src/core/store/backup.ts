@@ -31,6 +31,7 @@ export interface RestoreResult {
 
 /** Whether `file` would land inside the store folder, seeing through symlinks on either side. */
 async function insideStore(store: MemoryStore, file: string): Promise<boolean> {
+  if (store.location.kind === 'remote') return false;
   const real = async (p: string) => fs.realpath(p).catch(() => resolve(p));
   const storeDir = await real(store.dir);
   const target = join(await real(dirname(resolve(file))), basename(file));

@@ -5,7 +5,7 @@ import { WriteFailedError } from '../errors';
 import { failpoint } from '../failpoints';
 import type { Logger } from '../log';
 import { chunk, planUpserts, type DeleteIntent, type DeleteResult, type UpsertIntent, type UpsertOutcome } from './commitPlan';
-import { RetryableConflict, retryCommit } from './commitRetry';
+import { COMMIT_RETRY, RetryableConflict, retryCommit, type CommitRetryBudget } from './commitRetry';
 import { fromRawRow, toRawRow, type MemoryRecord, type RawRow } from './schema';
 import { sqlInList, sqlString } from './sql';
 
@@ -43,7 +43,7 @@ export async function readByIds(table: Table, ids: readonly string[]): Promise<M
  * while this process holds the lease.
  */
 export class Committer {
-  constructor(private readonly table: () => Table, private readonly log: Logger, private readonly onCommit: (e: CommitEvent) => void) {}
+  constructor(private readonly table: () => Table, private readonly log: Logger, private readonly onCommit: (e: CommitEvent) => void, private readonly retry: CommitRetryBudget = COMMIT_RETRY) {}
 
   /**
    * Re-reads the touched rows at the latest version, folds every intent's operations onto them in
@@ -96,7 +96,7 @@ export class Committer {
         if (blind) throw new RetryableConflict(`${missed} of ${plan.rows.length} ids were already stored`);
         this.log.warn(`revision conflict on ${missed} of ${plan.rows.length} rows${lease.compromised ? ' (lock was compromised)' : ''}; re-planning them`);
         throw new RetryableConflict(`revision conflicts on ${missed} of ${plan.rows.length} rows`);
-      }, this.log);
+      }, this.log, undefined, this.retry);
       if (committed.rows > 0) this.onCommit({ kind: 'upsert', rows: committed.rows, intents: intents.length, ms: Date.now() - started, attempts, version: committed.version });
     } catch (err) {
       if (err instanceof RetryableConflict) throw new WriteFailedError(`Revision conflicts persisted: ${err.message}`, undefined);
@@ -126,7 +126,7 @@ export class Committer {
       const plain = toDelete.filter((id) => !expected.has(id));
       const guarded = toDelete.filter((id) => expected.has(id)).map((id) => `(id = ${sqlString(id)} AND rev = ${expected.get(id)!})`);
       const predicate = [...(plain.length ? [`id IN ${sqlInList(plain)}`] : []), ...guarded].join(' OR ');
-      const { attempts } = await retryCommit('delete', () => this.table().delete(predicate), this.log);
+      const { attempts } = await retryCommit('delete', () => this.table().delete(predicate), this.log, undefined, this.retry);
       await failpoint('store.afterCommit');
       this.onCommit({ kind: 'delete', rows: toDelete.length, intents: intents.length, ms: Date.now() - started, attempts });
     }
@@ -153,7 +153,7 @@ export class Committer {
       doomed.push(...copies.slice(1).map((c) => BigInt(c._rowid as bigint)));
       actions.push({ kind: 'duplicate', detail: `kept rev ${Number(copies[0]!.rev)} of ${JSON.stringify(id)}, removed ${copies.length - 1} older ${copies.length - 1 === 1 ? 'copy' : 'copies'}` });
     }
-    if (doomed.length > 0) await retryCommit('repair', () => this.table().delete(`_rowid IN (${doomed.join(', ')})`), this.log);
+    if (doomed.length > 0) await retryCommit('repair', () => this.table().delete(`_rowid IN (${doomed.join(', ')})`), this.log, undefined, this.retry);
     return actions;
   }
 }

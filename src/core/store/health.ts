@@ -48,6 +48,19 @@ export interface StoreStats {
   lock: FileLockStatus;
   queue: QueueDepth;
   lockAcquisitions: number;
+  /** A remote store: where it is and how commits from several machines are kept apart. */
+  remote?: RemoteStoreStatus;
+}
+
+export interface RemoteStoreStatus {
+  endpoint: string;
+  coordination: 'dynamodb' | 'conditional-put';
+  /** DynamoDB commit table (s3+ddb://). */
+  table?: string;
+  /** This machine's folder for the lock, dead letters, pins and journals. */
+  stateDir: string;
+  /** Commit conflicts this process retried (other machines committed first), since it opened the store. */
+  conflictsRetried: number;
 }
 
 type RowsReader = (columns: string[]) => Promise<RawRow[]>;
@@ -82,7 +95,7 @@ export async function verifyRows(readRows: RowsReader, dim: number): Promise<Ver
 }
 
 export async function collectStats(
-  store: { dir: string; meta: StoreMeta; table: Table; readRows: RowsReader; openDeadLetters: () => Promise<number>; lock: () => Promise<FileLockStatus>; queue: QueueDepth; lockAcquisitions: number },
+  store: { dir: string; meta: StoreMeta; table: Table; readRows: RowsReader; openDeadLetters: () => Promise<number>; lock: () => Promise<FileLockStatus>; queue: QueueDepth; lockAcquisitions: number; remote?: RemoteStoreStatus },
 ): Promise<StoreStats> {
   const rows = await store.readRows(['scope', 'category', 'metadata']);
   const byScope: Record<string, number> = {};
@@ -109,7 +122,8 @@ export async function collectStats(
     byScope,
     byCategory,
     byTier,
-    diskBytes: await folderSize(store.dir),
+    // A remote store has no folder to walk: LanceDB's own count of the table's bytes.
+    diskBytes: store.remote ? tableStats.totalBytes : await folderSize(store.dir),
     versions: (await store.table.listVersions()).length,
     fragments: tableStats.fragmentStats.numFragments,
     smallFragments: tableStats.fragmentStats.numSmallFragments,
@@ -118,6 +132,7 @@ export async function collectStats(
     lock: await store.lock(),
     queue: store.queue,
     lockAcquisitions: store.lockAcquisitions,
+    ...(store.remote ? { remote: store.remote } : {}),
   };
 }
 

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import type { Connection, Table } from '@lancedb/lancedb';
 import type { LockEvent } from '../concurrency/lockEvents';
 import { StoreLock, type LockLease } from '../concurrency/storeLock';
@@ -11,15 +10,20 @@ import { componentLogger, nullLogger, type Logger } from '../log';
 import { byId, chunk, type DeleteIntent, type DeleteResult, type InsertResult, type NewMemory, type PatchResult, type StoreIntent, type UpsertIntent, type UpsertOutcome, type WriteOptions } from './commitPlan';
 import { Committer, readByIds, type CommitEvent, type RepairAction } from './committer';
 import { DeadLetterQueue, type DeadLetter } from './deadLetterQueue';
-import { collectStats, verifyRows, type RepairReport, type StoreStats, type VerifyReport } from './health';
+import { collectStats, verifyRows, type RemoteStoreStatus, type RepairReport, type StoreStats, type VerifyReport } from './health';
+import { COMMIT_RETRY, REMOTE_COMMIT_RETRY, commitConflictsRetried } from './commitRetry';
 import { runMaintenance, type MaintenanceReport } from './maintenance';
+import { REMOTE_CLEANUP_MARGIN_MS } from '../defaults';
 import { MaintenanceScheduler, type MaintenanceSchedule } from './maintenanceScheduler';
+import { parseStoreLocation, type StoreLocation } from './location';
 import { openMemoriesTable } from './openStore';
+import { resolveRemoteConnection, type RemoteConnection, type RemoteConnectionSettings } from './remoteStore';
 import { pinVersion, type ReadPin } from './readPins';
 import { isBookkeepingOnly, type MemoryPatch } from './patch';
 import { MEMORIES_TABLE, fromRawRow, type MemoryRecord, type RawRow } from './schema';
 import { sqlLikePrefix } from './sql';
-import type { StoreMeta } from './storeMeta';
+import { META_TABLE, openIfExists, type StoreMeta } from './storeMeta';
+import { claimStoreJob, type StoreJobClaim } from './storeJobClaim';
 import { validateId, validateNewMemory, validatePatch } from './validation';
 
 // The store's vocabulary, for callers that import it from here.
@@ -39,6 +43,10 @@ export interface MemoryStoreOptions {
   maxBatchRows?: number;
   /** Automatic maintenance: after `everyCommits` commits, or when `smallFragments` small fragments pile up. */
   maintenance?: MaintenanceSchedule;
+  /** A remote store's endpoint, region and credentials (the editor's settings and SecretStorage); else the environment's. */
+  remote?: RemoteConnectionSettings;
+  /** Where to read AWS_*, MEMORY_LANE_STATE_DIR and friends (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Rows per page of a snapshot (an export): a few MB with 384-dim vectors. */
@@ -58,7 +66,13 @@ export function lockStoreOptions(settings: LockSettings): Pick<MemoryStoreOption
  * maintenanceScheduler.ts, health checks in health.ts.
  */
 export class MemoryStore implements Disposable {
+  /** How the store is named (a folder, or a remote store's URI); for files of this machine use {@link stateDir}. */
   readonly dir: string;
+  readonly location: StoreLocation;
+  /** This machine's folder for the store's lock, dead letters, pins, journals and ledgers (location.ts). */
+  readonly stateDir: string;
+  /** A remote store's resolved connection (endpoint, coordination); undefined for a folder. */
+  readonly remote: RemoteConnection | undefined;
   readonly lock: StoreLock;
   readonly deadLetters: DeadLetterQueue;
   private readonly queue: WriteQueue<StoreIntent, unknown>;
@@ -77,7 +91,8 @@ export class MemoryStore implements Disposable {
   readonly onDeadLetter = this._onDeadLetter.event;
 
   private constructor(
-    dir: string,
+    location: StoreLocation,
+    remote: RemoteConnection | undefined,
     private readonly db: Connection,
     private _table: Table,
     private _meta: StoreMeta,
@@ -85,22 +100,28 @@ export class MemoryStore implements Disposable {
     options: MemoryStoreOptions,
     log: Logger,
   ) {
-    this.dir = dir;
+    this.location = location;
+    this.dir = location.label;
+    this.stateDir = location.stateDir;
+    this.remote = remote;
     this.lock = lock;
     this.log = log;
-    this.deadLetters = new DeadLetterQueue(dir);
+    this.deadLetters = new DeadLetterQueue(this.stateDir);
     this.maxBatchRows = Math.max(1, options.maxBatchRows ?? 256);
-    this.committer = new Committer(() => this._table, log, (e) => this._onCommit.fire(e));
+    this.committer = new Committer(() => this._table, log, (e) => this._onCommit.fire(e), location.kind === 'remote' ? REMOTE_COMMIT_RETRY : COMMIT_RETRY);
     this.scheduler = new MaintenanceScheduler(options.maintenance ?? {}, () => this._table, (reason) => this.optimize(reason), log);
     this.queue = new WriteQueue<StoreIntent, unknown>(lock, (intents, lease) => this.commitGroup(intents, lease), options.queue);
   }
 
+  /** Opens a folder (absolute, or relative to the working folder) or a remote store's URI (docs/team-store.md). */
   static async open(dir: string, options: MemoryStoreOptions = {}): Promise<MemoryStore> {
-    const root = resolve(dir);
+    const env = options.env ?? process.env;
+    const location = parseStoreLocation(dir, 'store path', env);
+    const remote = location.kind === 'remote' ? resolveRemoteConnection(location, options.remote, env) : undefined;
     const logger = options.logger ?? nullLogger;
-    const lock = new StoreLock(root, { staleMs: options.lockStaleMs, logger: componentLogger(logger, 'lock') });
-    const { db, table, meta } = await openMemoriesTable(root, options, lock, componentLogger(logger, 'store'));
-    return new MemoryStore(root, db, table, meta, lock, options, componentLogger(logger, 'store'));
+    const lock = new StoreLock(location.stateDir, { staleMs: options.lockStaleMs, logger: componentLogger(logger, 'lock') });
+    const { db, table, meta } = await openMemoriesTable(location, options, lock, componentLogger(logger, 'store'), remote);
+    return new MemoryStore(location, remote, db, table, meta, lock, options, componentLogger(logger, 'store'));
   }
 
   get meta(): StoreMeta {
@@ -315,7 +336,7 @@ export class MemoryStore implements Disposable {
       return intents.map(() => ({ ok: true, value: actions }));
     }
     if (kind === 'maintenance') {
-      const report = await runMaintenance(this._table, { ...this.scheduler.options, dir: this.dir }, this.log);
+      const report = await runMaintenance(this._table, { ...this.scheduler.options, ...remotePruneMargin(this.location, this.scheduler.options.cleanupMarginMs), dir: this.stateDir }, this.log);
       this.scheduler.ran();
       this._onMaintenance.fire(report);
       return intents.map(() => ({ ok: true, value: report }));
@@ -383,7 +404,7 @@ export class MemoryStore implements Disposable {
    * index build). Short reads need no pin (readPins.ts).
    */
   async pinCurrentVersion(label: string): Promise<ReadPin> {
-    return pinVersion(this.dir, await this._table.version(), label);
+    return pinVersion(this.stateDir, await this._table.version(), label);
   }
 
   /** Rows matching a filter built with `sqlString` (never raw user text), with paging. */
@@ -397,6 +418,35 @@ export class MemoryStore implements Disposable {
   }
 
   // ---------------------------------------------------------------- health
+
+  /**
+   * On a remote store, claims `job` for the whole store (every machine), beside the per-machine job
+   * lock (storeJobClaim.ts); on a folder store the job lock already covers every process: no-op.
+   */
+  async claimStoreJob(job: string, label: string, onLost?: (reason: string) => void): Promise<StoreJobClaim> {
+    if (this.location.kind !== 'remote') return { release: async () => undefined };
+    const meta = await openIfExists(this.db, META_TABLE);
+    if (!meta) throw new StoreUnavailableError(`The meta table of ${this.dir} is missing`);
+    try {
+      const claim = await claimStoreJob(meta, job, label, { logger: this.log, ...(onLost ? { onLost } : {}) });
+      return { release: async () => { try { await claim.release(); } finally { meta.close(); } } };
+    } catch (err) {
+      meta.close();
+      throw err;
+    }
+  }
+
+  /** A remote store's endpoint, commit coordination and the conflicts retried against other machines. */
+  get remoteStatus(): RemoteStoreStatus | undefined {
+    if (this.location.kind !== 'remote' || !this.remote) return undefined;
+    return {
+      endpoint: this.remote.endpointLabel,
+      coordination: this.location.coordination,
+      ...(this.location.ddbTableName ? { table: this.location.ddbTableName } : {}),
+      stateDir: this.stateDir,
+      conflictsRetried: commitConflictsRetried(),
+    };
+  }
 
   verify(): Promise<VerifyReport> {
     return verifyRows((columns) => this.rows(undefined, { columns }), this.dim);
@@ -412,6 +462,7 @@ export class MemoryStore implements Disposable {
       lock: () => this.lock.status(),
       queue: this.queue.depth,
       lockAcquisitions: this.lock.acquisitions,
+      ...(this.remoteStatus ? { remote: this.remoteStatus } : {}),
     });
   }
 
@@ -431,6 +482,17 @@ export class MemoryStore implements Disposable {
     this._onDeadLetter.dispose();
     try { this._table.close(); this.db.close(); } catch { /* already closed */ }
   }
+}
+
+/**
+ * Pruning on a remote store: the read pins of other machines are invisible here (each pins in its own
+ * state folder), so a version goes only once its successor is a day old — longer than any export,
+ * upgrade scan or index build plausibly reads one version; the cost is a day of old manifests and
+ * data files on the bucket (docs/team-store.md#pruning-on-a-remote-store).
+ */
+function remotePruneMargin(location: StoreLocation, configured: number | undefined): { cleanupMarginMs?: number } {
+  if (location.kind !== 'remote') return {};
+  return { cleanupMarginMs: Math.max(configured ?? 0, REMOTE_CLEANUP_MARGIN_MS) };
 }
 
 /** A dead-lettered upsert as it is replayed: field-setting patches conditioned on the revision they failed at. */

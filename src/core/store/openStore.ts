@@ -2,11 +2,13 @@ import { promises as fs } from 'node:fs';
 import * as lancedb from '@lancedb/lancedb';
 import type { Connection, Table } from '@lancedb/lancedb';
 import type { StoreLock } from '../concurrency/storeLock';
-import { DimensionMismatchError, StoreMetaError, StoreUnavailableError, ValidationError, errorMessage } from '../errors';
+import { DimensionMismatchError, MemoryLaneError, RemoteStoreError, StoreMetaError, StoreUnavailableError, ValidationError, errorMessage } from '../errors';
 import type { Logger } from '../log';
+import type { StoreLocation } from './location';
 import { migrateToV1, migrateToV2, vectorDimensionOf } from './migrations';
+import { lanceStorageOptions, redactRemoteSecrets, verifyRemoteStore, type RemoteConnection } from './remoteStore';
 import { CURRENT_SCHEMA_VERSION, MEMORIES_TABLE, memoriesSchema } from './schema';
-import { readStoreMeta, writeStoreMeta, type StoreMeta } from './storeMeta';
+import { folderMetaStore, openIfExists, remoteMetaStore, type StoreMeta, type StoreMetaStore } from './storeMeta';
 
 /** Opening a store folder: creating it, or migrating an older or foreign table forward. */
 
@@ -20,20 +22,43 @@ export interface OpenTableOptions {
  * Opens (or creates, or migrates) the memories table in `root`. Creating and migrating are commits
  * like any other: only under the store lock, and re-checked once it is held.
  */
-export async function openMemoriesTable(root: string, options: OpenTableOptions, lock: StoreLock, log: Logger): Promise<{ db: Connection; table: Table; meta: StoreMeta }> {
-  await prepareFolder(root, options.create !== false);
-  let meta = await readStoreMeta(root);
-  const db = await lancedb.connect(root, { readConsistencyInterval: 0 });
+export async function openMemoriesTable(location: StoreLocation, options: OpenTableOptions, lock: StoreLock, log: Logger, remote?: RemoteConnection): Promise<{ db: Connection; table: Table; meta: StoreMeta }> {
+  if (location.kind === 'folder') return openAt(location.uri, folderMetaStore(location.uri), options, lock, log, () => lancedb.connect(location.uri, { readConsistencyInterval: 0 }));
+  if (!remote) throw new RemoteStoreError('storePath', `No connection settings for ${location.label}`);
+  // Refused before LanceDB writes anything: a store whose commits could overwrite each other loses memories silently.
+  await verifyRemoteStore(location, remote);
+  await fs.mkdir(location.stateDir, { recursive: true });
+  const storageOptions = lanceStorageOptions(location, remote);
+  let db: Connection | undefined;
+  try {
+    db = await lancedb.connect(location.uri, { readConsistencyInterval: 0, storageOptions });
+    const connected = db;
+    return await openAt(location.label, remoteMetaStore(connected, location.label), options, lock, log, async () => connected);
+  } catch (err) {
+    db?.close();
+    if (err instanceof MemoryLaneError) throw err;
+    // LanceDB's errors may quote request details: never let a credential through.
+    throw new StoreUnavailableError(redactRemoteSecrets(`Cannot open ${location.label}: ${errorMessage(err)}`, remote));
+  }
+}
+
+async function openAt(root: string, metaStore: StoreMetaStore, options: OpenTableOptions, lock: StoreLock, log: Logger, connect: () => Promise<Connection>): Promise<{ db: Connection; table: Table; meta: StoreMeta }> {
+  const folder = !root.includes('://');
+  if (folder) await prepareFolder(root, options.create !== false);
+  const db = await connect();
+  let meta = await metaStore.read();
   let table: Table | undefined;
-  if (meta && meta.schemaVersion >= CURRENT_SCHEMA_VERSION && (await db.tableNames()).includes(MEMORIES_TABLE)) {
-    table = await db.openTable(MEMORIES_TABLE);
+  const existing = await openIfExists(db, MEMORIES_TABLE);
+  if (meta && meta.schemaVersion >= CURRENT_SCHEMA_VERSION && existing) {
+    table = existing;
   } else {
-    if (options.create === false && !(await db.tableNames()).includes(MEMORIES_TABLE)) {
+    existing?.close();
+    if (options.create === false && !existing) {
       throw new StoreUnavailableError(`No Memory Lane store at ${root}`);
     }
     const lease = await lock.acquire('open store', 30_000);
     try {
-      ({ table, meta } = await createOrMigrate(db, root, options, log));
+      ({ table, meta } = await createOrMigrate(db, root, metaStore, options, log));
     } finally {
       await lease.release();
     }
@@ -66,11 +91,11 @@ async function prepareFolder(root: string, create: boolean): Promise<void> {
   }
 }
 
-async function createOrMigrate(db: Connection, root: string, options: OpenTableOptions, log: Logger): Promise<{ table: Table; meta: StoreMeta }> {
-  let meta = await readStoreMeta(root);
-  const exists = (await db.tableNames()).includes(MEMORIES_TABLE);
-  if (exists) {
-    const table = await db.openTable(MEMORIES_TABLE);
+async function createOrMigrate(db: Connection, root: string, metaStore: StoreMetaStore, options: OpenTableOptions, log: Logger): Promise<{ table: Table; meta: StoreMeta }> {
+  let meta = await metaStore.read();
+  const found = await openIfExists(db, MEMORIES_TABLE);
+  if (found) {
+    const table = found;
     if (!meta) {
       // A table without our meta file: an earlier layout or a foreign (memory-lancedb-pro) table.
       await migrateToV1(table, log);
@@ -78,12 +103,12 @@ async function createOrMigrate(db: Connection, root: string, options: OpenTableO
       const dim = await vectorDimensionOf(table);
       if (!dim) throw new StoreMetaError(`The table in ${root} has no fixed-size vector column; it cannot be used as a memory store`);
       meta = { schemaVersion: CURRENT_SCHEMA_VERSION, dim, embedder: options.embedder ?? 'unknown', createdAt: Date.now(), migratedAt: Date.now() };
-      await writeStoreMeta(root, meta);
+      await metaStore.write(meta);
     } else if (meta.schemaVersion < CURRENT_SCHEMA_VERSION) {
       // Re-checked under the lock: another process may have migrated it meanwhile (then nothing is missing).
       await migrateToV2(table, log);
       meta = { ...meta, schemaVersion: CURRENT_SCHEMA_VERSION, migratedAt: Date.now() };
-      await writeStoreMeta(root, meta);
+      await metaStore.write(meta);
     }
     return { table, meta };
   }
@@ -94,8 +119,12 @@ async function createOrMigrate(db: Connection, root: string, options: OpenTableO
   // 4.3–8.2 s at 10k rows, 129 ms with them (retrieval/vectorIndex.ts). Only tables created from now on.
   const table = await db.createEmptyTable(MEMORIES_TABLE, memoriesSchema(dim), { existOk: true, storageOptions: { new_table_enable_stable_row_ids: 'true' } });
   if (!meta || meta.schemaVersion < CURRENT_SCHEMA_VERSION) {
+    const fresh = !meta;
     meta = { ...(meta ?? { dim, embedder: options.embedder ?? 'unknown', createdAt: Date.now() }), schemaVersion: CURRENT_SCHEMA_VERSION };
-    await writeStoreMeta(root, meta);
+    await metaStore.write(meta, fresh ? 'create' : 'replace');
+    // Another machine may have created the store at the same moment (the lock is per machine): its
+    // meta row, committed first, is the store's; read it back rather than trusting ours.
+    meta = (await metaStore.read()) ?? meta;
   }
   log.info(`created store at ${root} (dim ${dim})`);
   return { table, meta };

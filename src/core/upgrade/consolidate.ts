@@ -327,7 +327,7 @@ export async function planConsolidation(store: MemoryStore, options: PlanOptions
   const plan: PlanResult = { runId, scanned, clusters };
   const merger = options.merger;
   if (merger && merger.name !== LOCAL_MERGER_NAME) {
-    const spend = new SpendGuard(store.dir, options.budget, spenderOf(merger), log, () => runId);
+    const spend = new SpendGuard(store.stateDir, options.budget, spenderOf(merger), log, () => runId);
     await proposeWithMerger(clusters, merger, spend, options.signal ?? new AbortController().signal, log);
     await spend.finishStop();
     Object.assign(plan, spend.resultFields());
@@ -469,14 +469,14 @@ export async function consolidate(store: MemoryStore, options: ConsolidateOption
   const log = componentLogger(options.logger ?? nullLogger, 'consolidate');
   const signal = options.signal ?? new AbortController().signal;
   const runId = options.resume ?? randomUUID();
-  const journal = journalPath(store.dir, runId);
+  const journal = journalPath(store.stateDir, runId);
   const earlier = options.resume ? await readJournal(journal) : undefined;
   if (options.resume && !earlier) throw new ValidationError('resume', `no consolidation ${options.resume} was run on this store`);
   if (earlier?.some((l) => l.kind === 'undone')) throw new ValidationError('resume', `consolidation ${runId} was undone; start a new one`);
   const supplied = options.plan ? validatePlan(options.plan) : undefined;
   // A reviewed plan is written as the person saw it: its proposals are not asked again.
   const merger = !supplied && options.merger && options.merger.name !== LOCAL_MERGER_NAME ? options.merger : undefined;
-  const spend = new SpendGuard(store.dir, options.budget, merger ? spenderOf(merger) : undefined, log, () => runId);
+  const spend = new SpendGuard(store.stateDir, options.budget, merger ? spenderOf(merger) : undefined, log, () => runId);
   if ((merger || supplied?.some((c) => c.proposedText !== c.texts[c.survivor])) && !options.embed && !options.dryRun) {
     throw new ValidationError('embed', 'a merged text that differs from the survivor\'s needs the store\'s embedder (options.embed) for its new vector');
   }
@@ -489,7 +489,7 @@ export async function consolidate(store: MemoryStore, options: ConsolidateOption
 
   let lease: JobLease | undefined;
   if (!options.dryRun) {
-    lease = await new ExclusiveJobLock(store.dir, CONSOLIDATE_JOB, {
+    lease = await new ExclusiveJobLock(store.stateDir, CONSOLIDATE_JOB, {
       logger: log,
       onCompromised: (reason) => log.warn(`another process took over the consolidation job (${reason}); this run stops after the step in flight`),
     }).tryAcquire(`consolidate (run ${runId})`);
@@ -526,7 +526,7 @@ export async function consolidate(store: MemoryStore, options: ConsolidateOption
       emit('done', total);
       return { ...result, ...spend.resultFields(), ms: Date.now() - started };
     }
-    await fs.mkdir(join(store.dir, CONSOLIDATION_DIR), { recursive: true });
+    await fs.mkdir(join(store.stateDir, CONSOLIDATION_DIR), { recursive: true });
     const writer = resolveWriter({ kind: 'consolidate' })!;
     const step = Math.max(1, options.batchClusters ?? CONSOLIDATE_DEFAULTS.batchClusters);
     let next = 0;
@@ -595,7 +595,7 @@ async function writeStep(store: MemoryStore, batch: PlannedCluster[], ctx: { run
       // The new vectors' tokens (a remote embedder) go to the ledger under this run, also those of a
       // request that failed; the budget is the merges'.
       const pending = meter.takePending();
-      if (pending.length) await new TokenLedger(store.dir).append(pending, { runId }).catch((err) => ctx.log.warn(`could not record the embedding calls in the token ledger: ${errorMessage(err)}`));
+      if (pending.length) await new TokenLedger(store.stateDir).append(pending, { runId }).catch((err) => ctx.log.warn(`could not record the embedding calls in the token ledger: ${errorMessage(err)}`));
     }
     retexted.forEach((c, i) => vectors.set(c.id, validateVector(out[i], store.dim, 'embedding of the merged text')));
   }
@@ -680,10 +680,10 @@ async function endsClosed(path: string): Promise<boolean> {
  */
 async function recoverUnfinished(store: MemoryStore, log: Logger, onlyRun?: string): Promise<number> {
   let recovered = 0;
-  for (const f of await journalFiles(store.dir)) {
+  for (const f of await journalFiles(store.stateDir)) {
     const runId = f.slice(0, -'.jsonl'.length);
     if (onlyRun && runId !== onlyRun) continue;
-    const path = join(store.dir, CONSOLIDATION_DIR, f);
+    const path = join(store.stateDir, CONSOLIDATION_DIR, f);
     if (await endsClosed(path)) continue;
     const lines = (await readJournal(path)) ?? [];
     if (lines.some((l) => l.kind === 'undone')) {
@@ -720,10 +720,10 @@ async function recoverUnfinished(store: MemoryStore, log: Logger, onlyRun?: stri
  * members come back beside it. Idempotent: restoring what exists changes nothing.
  */
 export async function undoConsolidation(store: MemoryStore, runId: string, options: { logger?: Logger } = {}): Promise<UndoResult> {
-  const path = journalPath(store.dir, runId);
+  const path = journalPath(store.stateDir, runId);
   if (!(await readJournal(path))) throw new ValidationError('runId', `no consolidation ${runId} was run on this store`);
   const log = componentLogger(options.logger ?? nullLogger, 'consolidate');
-  const lease = await new ExclusiveJobLock(store.dir, CONSOLIDATE_JOB, { logger: log }).tryAcquire(`undo consolidation ${runId}`);
+  const lease = await new ExclusiveJobLock(store.stateDir, CONSOLIDATE_JOB, { logger: log }).tryAcquire(`undo consolidation ${runId}`);
   try {
     await recoverUnfinished(store, log, runId);
     return await undoLocked(store, runId, path, options.logger);
@@ -777,8 +777,8 @@ async function undoLocked(store: MemoryStore, runId: string, path: string, logge
  */
 export async function restoreOriginal(store: MemoryStore, memoryId: string, options: { logger?: Logger } = {}): Promise<{ restored: string; survivor: string; runId: string }> {
   if (typeof memoryId !== 'string' || !memoryId.trim()) throw new ValidationError('memoryId', `must be the id of a merged memory, got ${JSON.stringify(memoryId)}`);
-  const dir = join(store.dir, CONSOLIDATION_DIR);
-  const files = await journalFiles(store.dir);
+  const dir = join(store.stateDir, CONSOLIDATION_DIR);
+  const files = await journalFiles(store.stateDir);
   // The newest merge of this memory wins: a memory restored and merged again comes from its last run.
   let found: { runId: string; at: number; member: MemoryRecord; survivor: string; survivorRev: number; undone: boolean; restored: boolean } | undefined;
   let survivorOf: { runId: string; members: string[] } | undefined;
@@ -816,7 +816,7 @@ export async function restoreOriginal(store: MemoryStore, memoryId: string, opti
     // Undo may still put the survivor back while nobody else changed it: it expects this revision now.
     if (p?.status === 'applied' && survivor.rev === found.survivorRev) survivorRev = p.rev;
   }
-  await appendJsonLines(journalPath(store.dir, found.runId), [JSON.stringify({ runId: found.runId, kind: 'restored', id: memoryId, survivor: found.survivor, ...(survivorRev !== undefined ? { survivorRev } : {}), at: Date.now() } satisfies JournalLine)]);
+  await appendJsonLines(journalPath(store.stateDir, found.runId), [JSON.stringify({ runId: found.runId, kind: 'restored', id: memoryId, survivor: found.survivor, ...(survivorRev !== undefined ? { survivorRev } : {}), at: Date.now() } satisfies JournalLine)]);
   options.logger?.info(`restored ${memoryId} (merged into ${found.survivor} by ${found.runId})`);
   return { restored: memoryId, survivor: found.survivor, runId: found.runId };
 }

@@ -110,6 +110,6 @@ export function reembedMemories(store: MemoryStore, options: ReembedOptions): Pr
 }
 
 /** Who runs an upgrade on this store now, if anyone (for `lock-status` and the Locks & Upgrades view). */
-export function upgradeStatus(store: Pick<MemoryStore, 'dir'>): Promise<{ running: boolean; holder?: LockHolderInfo; stale?: boolean }> {
-  return new ExclusiveJobLock(store.dir, UPGRADE_JOB).status();
+export function upgradeStatus(store: Pick<MemoryStore, 'stateDir'>): Promise<{ running: boolean; holder?: LockHolderInfo; stale?: boolean }> {
+  return new ExclusiveJobLock(store.stateDir, UPGRADE_JOB).status();
 }

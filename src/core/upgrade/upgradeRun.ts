@@ -7,6 +7,7 @@ import type { Disposable } from '../lifecycle';
 import { componentLogger, nullLogger, type Logger } from '../log';
 import type { MemoryStore } from '../store/memoryStore';
 import type { MemoryPatch } from '../store/patch';
+import type { StoreJobClaim } from '../store/storeJobClaim';
 import { resolveWriter, type Writer } from '../provenance';
 import { fromRawRow } from '../store/schema';
 import { sqlInList } from '../store/sql';
@@ -196,7 +197,7 @@ export class UpgradeRun implements Disposable {
       ...(options.jobLockStaleMs !== undefined ? { jobLockStaleMs: options.jobLockStaleMs } : {}),
     };
     this.log = componentLogger(options.logger ?? nullLogger, 'upgrade');
-    this.spend = new SpendGuard(store.dir, options.budget, job.spender, this.log, () => this.id);
+    this.spend = new SpendGuard(store.stateDir, options.budget, job.spender, this.log, () => this.id);
     this.writer = { ...options.writer, kind: 'upgrade' };
     resolveWriter(this.writer); // a bad writer fails here, not in the first batch
     if (options.signal) {
@@ -282,8 +283,9 @@ export class UpgradeRun implements Disposable {
 
   private async execute(): Promise<UpgradeResult> {
     let lease: JobLease | undefined;
+    let storeClaim: StoreJobClaim | undefined;
     if (!this.o.dryRun) {
-      const jobLock = new ExclusiveJobLock(this.store.dir, UPGRADE_JOB, {
+      const jobLock = new ExclusiveJobLock(this.store.stateDir, UPGRADE_JOB, {
         ...(this.o.jobLockStaleMs !== undefined ? { staleMs: this.o.jobLockStaleMs } : {}),
         logger: this.log,
         onCompromised: (reason) => {
@@ -292,6 +294,16 @@ export class UpgradeRun implements Disposable {
         },
       });
       lease = await jobLock.tryAcquire(this.job.label);
+      try {
+        // A team store: the job lock above is this machine's; the claim keeps other machines out too.
+        storeClaim = await this.store.claimStoreJob(UPGRADE_JOB, this.job.label, (reason) => {
+          this.aborted = `another machine took over the upgrade job (${reason})`;
+          this.controller.abort(new Error(this.aborted));
+        });
+      } catch (err) {
+        await lease.release();
+        throw err;
+      }
     }
     try {
       this.log.info(`${this.job.label}: run ${this.id} started${this.o.dryRun ? ' (dry run)' : ''}`);
@@ -324,6 +336,7 @@ export class UpgradeRun implements Disposable {
     } finally {
       this.phase = 'done';
       this.emit(true);
+      await storeClaim?.release();
       await lease?.release();
       this.log.info(`${this.job.label}: run ${this.id} ${this.signal.aborted || this.stoppedBy ? 'stopped' : 'finished'}: ${this.counts.written} written, ${this.counts.skipped} skipped, ${this.failed.length} failed, ${this.counts.batches} batches in ${Date.now() - this.started} ms${this.meter.totals.calls ? `; ${this.meter.totals.in} + ${this.meter.totals.out} tokens in ${this.meter.totals.calls} calls` : ''}${this.stoppedBy ? ` — ${this.stoppedBy.message}` : ''}`);
     }
@@ -449,7 +462,7 @@ export class UpgradeRun implements Disposable {
   }
 
   private async upgrade(ids: string[]): Promise<void> {
-    const checkpoint = this.job.checkpointKey ? await UpgradeCheckpoint.open(this.store.dir, this.job.checkpointKey) : undefined;
+    const checkpoint = this.job.checkpointKey ? await UpgradeCheckpoint.open(this.store.stateDir, this.job.checkpointKey) : undefined;
     if (checkpoint?.size) this.log.info(`resuming with ${checkpoint.size} prepared entries from the checkpoint`);
     const work = [...ids];
     const requeues = new Map<string, number>();

@@ -53,6 +53,8 @@ export class StoreCommands extends Disposable {
     register(Commands.runMaintenance, 'Run Maintenance', () => this.runMaintenance());
     register(Commands.setApiKey, 'Set API Key', (kind?: ApiKeyKind, value?: string) => this.setApiKey(kind, value));
     register(Commands.clearApiKey, 'Clear API Key', (kind?: ApiKeyKind) => this.clearApiKey(kind));
+    register(Commands.setStoreCredentials, 'Set Store Credentials', (accessKeyId?: string, secretAccessKey?: string) => this.setStoreCredentials(accessKeyId, secretAccessKey));
+    register(Commands.clearStoreCredentials, 'Clear Store Credentials', async () => { await this.keys.clearStoreCredentials(); this.log.info('[settings] store credentials cleared'); return true; });
     register(Commands.chooseEnrichmentModel, 'Choose Enrichment Model', () => this.chooseEnrichmentModel());
   }
 
@@ -141,6 +143,18 @@ export class StoreCommands extends Disposable {
     await this.keys.set(kind, key.trim());
     this.log.info(`[settings] ${kind} API key set`);
     if (!given) void vscode.window.showInformationMessage(`Memory Lane: the ${kind} API key is stored in VS Code's secret storage.`);
+    return true;
+  }
+
+  /** A team store's access key pair, into secret storage (never settings, never logs). */
+  private async setStoreCredentials(givenId?: string, givenSecret?: string): Promise<boolean> {
+    const accessKeyId = givenId ?? await vscode.window.showInputBox({ title: 'Memory Lane: access key id of the team store (AWS_ACCESS_KEY_ID)', ignoreFocusOut: true, prompt: 'Kept in VS Code\'s secret storage, never in settings or logs.' });
+    if (!accessKeyId?.trim()) return false;
+    const secretAccessKey = givenSecret ?? await vscode.window.showInputBox({ title: 'Memory Lane: secret access key of the team store (AWS_SECRET_ACCESS_KEY)', password: true, ignoreFocusOut: true, prompt: 'Kept in VS Code\'s secret storage, never in settings or logs.' });
+    if (!secretAccessKey?.trim()) return false;
+    await this.keys.setStoreCredentials({ accessKeyId: accessKeyId.trim(), secretAccessKey: secretAccessKey.trim() });
+    this.log.info('[settings] store credentials set');
+    if (givenId === undefined) void vscode.window.showInformationMessage('Memory Lane: the team store credentials are stored in VS Code\'s secret storage.');
     return true;
   }
 

@@ -34,7 +34,7 @@ export class MemoryMcpServerProvider extends Disposable implements vscode.McpSer
   ) {
     super();
     this._register(connection.onDidChangeLocation(() => this._onDidChange.fire()));
-    this._register(config.onDidChange((e) => { if (config.changed(e, 'embedding', 'lock', 'review')) this._onDidChange.fire(); }));
+    this._register(config.onDidChange((e) => { if (config.changed(e, 'embedding', 'lock', 'review', 'remote')) this._onDidChange.fire(); }));
     this._register(vscode.workspace.onDidChangeWorkspaceFolders(() => this._onDidChange.fire()));
     this._register(vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, this));
   }
@@ -61,6 +61,14 @@ export class MemoryMcpServerProvider extends Disposable implements vscode.McpSer
         if (dims) env.MEMORY_LANE_EMBEDDING_DIMENSIONS = String(dims);
       }
     }
+    if (this.connection.isRemote) {
+      // A team store's endpoints as the CLI reads them (docs/team-store.md); credentials are added at start.
+      const remote = (key: 'remote.endpoint' | 'remote.region' | 'remote.dynamodbEndpoint') => this.config.get(key).trim();
+      if (remote('remote.endpoint')) env.AWS_ENDPOINT_URL = remote('remote.endpoint');
+      if (remote('remote.region')) env.AWS_REGION = remote('remote.region');
+      if (remote('remote.dynamodbEndpoint')) env.MEMORY_LANE_DYNAMODB_ENDPOINT = remote('remote.dynamodbEndpoint');
+      if (this.config.get('remote.allowHttp')) env.MEMORY_LANE_S3_ALLOW_HTTP = '1';
+    }
     const server = new vscode.McpStdioServerDefinition(MCP_SERVER_LABEL, process.execPath, [this.serverScript, '--db', this.connection.dir], env, this.version);
     return [server];
   }
@@ -69,6 +77,11 @@ export class MemoryMcpServerProvider extends Disposable implements vscode.McpSer
     if (server.env.MEMORY_LANE_EMBEDDING_BASE_URL) {
       const key = await this.keys.get('embedding');
       if (key) server.env = { ...server.env, MEMORY_LANE_EMBEDDING_API_KEY: key };
+    }
+    if (this.connection.isRemote) {
+      // From secret storage, as the embedding key: in the started process's environment, never in its arguments or a settings file.
+      const credentials = await this.keys.storeCredentials();
+      if (credentials) server.env = { ...server.env, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey, ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}) };
     }
     this.log.info(`[mcp] starting the Memory Lane MCP server on ${this.connection.dir} (scopes ${server.env.MEMORY_LANE_SCOPES})`);
     return server;

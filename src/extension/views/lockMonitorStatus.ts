@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import * as vscode from 'vscode';
 import type { LockHolderInfo } from '../../core/errors';
+import type { RemoteStoreStatus } from '../../core/store/health';
+import { describeRemoteStore } from './remoteStoreText';
 import type { Configuration } from '../configuration';
 import { Disposable } from '../disposable';
 import { Commands, focusViewCommand, Views } from '../ids';
@@ -22,7 +24,10 @@ export interface LockMonitorFace {
   background?: string;
   /** Agents' memories no person has kept yet (counted when the store is open; undefined before). */
   unreviewed?: number;
+  /** A team store: its endpoint, commit coordination and conflicts retried against other machines. */
+  remote?: RemoteStoreStatus;
 }
+
 
 const HOST = hostname();
 /** How long the error face stays after a timeout unless a later write of this window gets the lock. */
@@ -147,7 +152,12 @@ export class LockMonitorStatus extends Disposable {
         detail: '$(database) No writer holds the store lock.',
       };
     }
-    return { ...face, tooltip: this.tooltip(face.detail), ...(this.unreviewed !== undefined ? { unreviewed: this.unreviewed } : {}) };
+    const remote = this.connection.remoteStatus;
+    if (remote) {
+      // The lock shown is this machine's; other machines' writers are invisible to it.
+      face = { ...face, text: face.text.replace('Memory Lane:', 'Memory Lane (remote store):'), accessibilityLabel: `${face.accessibilityLabel}; remote store at ${remote.endpoint}` };
+    }
+    return { ...face, tooltip: this.tooltip(face.detail, remote), ...(this.unreviewed !== undefined ? { unreviewed: this.unreviewed } : {}), ...(remote ? { remote } : {}) };
   }
 
   /** Never opens the store: until something needs it, there is nothing to count. */
@@ -165,9 +175,13 @@ export class LockMonitorStatus extends Disposable {
     }
   }
 
-  private tooltip(detail: string): string {
+  private tooltip(detail: string, remote?: RemoteStoreStatus): string {
     const journal = this.connection.journal;
     const lines = [`**Memory Lane** — store lock`, '', detail, ''];
+    if (remote) {
+      const r = describeRemoteStore(remote);
+      lines.push(`$(cloud) **Remote store** \`${this.connection.dir}\` at ${remote.endpoint}: ${r.detail}.`, '');
+    }
     const upgrade = this.upgrades.current;
     if (upgrade?.progress) lines.push(`$(sync~spin) Upgrade: ${upgrade.progress.phase}, ${percentDone(upgrade.progress)}% (${upgrade.progress.written} written)`, '');
     const recent = journal.recent(5);

@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import * as vscode from 'vscode';
+import type { RemoteStoreStatus } from '../../core/store/health';
+import { describeRemoteStore } from './remoteStoreText';
 import type { LockWaitEntry } from '../../core/concurrency/lockJournal';
 import type { LockHolderInfo } from '../../core/errors';
 import type { MemoryService } from '../../core/memoryService';
@@ -146,6 +148,8 @@ export class LocksTree extends Disposable implements vscode.TreeDataProvider<Loc
     if (nodes.length && !nodes.some((n) => n.id === 'holder:')) {
       nodes.unshift({ id: 'holder:', label: 'Lock: free', description: 'no writer holds the store lock', icon: 'unlock', tooltip: `Store: \`${this.connection.dir}\`` });
     }
+    const remote = this.connection.remoteStatus;
+    if (remote) nodes.unshift(remoteNode(remote, this.connection.dir));
     // Read-side rows, after the lock rows: a recall alone is not lock activity.
     const service = this.connection.current;
     if (service) nodes.push(...recallNodes(service));
@@ -359,5 +363,17 @@ function finishedNode(r: UpgradeRecord): LockNode {
       ...(x.calls || x.budget ? [tokensNode(`run:${r.runId}:tokens`, x.tokens, x.calls, x.budget, x.cost, undefined, x.stoppedBy)] : []),
       ...(failed.length ? [{ id: `run:${r.runId}:failed`, label: `Failed (${failed.length})`, icon: 'error', severity: 'error' as const, expanded: true, children: failed }] : []),
     ] } : {}),
+  };
+}
+
+/** A team store: endpoint, commit coordination and conflicts retried against other machines (docs/team-store.md). */
+function remoteNode(remote: RemoteStoreStatus, uri: string): LockNode {
+  const { label, detail } = describeRemoteStore(remote);
+  return {
+    id: 'remote:',
+    label: `Remote store: ${remote.endpoint}`,
+    description: `${remote.coordination === 'dynamodb' ? `DynamoDB ${remote.table}` : 'conditional PUT'} · ${remote.conflictsRetried} conflicts retried`,
+    icon: 'cloud',
+    tooltip: `\`${uri}\`: ${label}; ${detail}.\n\nThis machine's lock, dead letters and pins: \`${remote.stateDir}\``,
   };
 }
