@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryService } from '../src/core/memoryService';
+import { listVersionsSafely } from '../src/core/store/maintenance';
 import { fillerTexts } from '../test/helpers/recallQuality';
 import { RESULTS_DIR } from './lib/env';
 
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
         const sample = await store.rows(undefined);
         rawBytesPerRow = sample.slice(0, 200).reduce((n, r: any) => n + ['id', 'text', 'category', 'scope', 'metadata'].reduce((m, k) => m + Buffer.byteLength(String(r[k] ?? ''), 'utf8'), 0) + 384 * 4 + 4 * 8, 0) / Math.min(200, sample.length);
       }
-      const versions = (await store.table.listVersions()).length;
+      const versions = (await listVersionsSafely(store.table)).length;
       const disk = du(dir);
       const w = {
         t: Math.round((nextWindow - started) / 1000),

@@ -1,4 +1,5 @@
 import { Index, type Table } from '@lancedb/lancedb';
+import { errorMessage } from '../errors';
 import { failpoint } from '../failpoints';
 import type { Logger } from '../log';
 import { retryCommit } from './commitRetry';
@@ -65,7 +66,7 @@ export async function runMaintenance(table: Table, options: MaintenanceOptions, 
   await failpoint('maintenance.beforeOptimize');
   // Computed once, not per attempt: a cutoff from an older version list only keeps more, and a pin
   // written meanwhile names a version at least as new as any it allows to go.
-  const cutoff = pruneCutoff(await table.listVersions(), options.cleanupMarginMs ?? DEFAULT_CLEANUP_MARGIN_MS, options.dir ? await oldestPinnedVersion(options.dir) : undefined);
+  const cutoff = pruneCutoff(await listVersionsSafely(table), options.cleanupMarginMs ?? DEFAULT_CLEANUP_MARGIN_MS, options.dir ? await oldestPinnedVersion(options.dir) : undefined);
   const { value: stats, attempts } = await retryCommit('maintenance', async () => {
     // Nothing may go yet: the epoch prunes nothing (omitting the option would mean LanceDB's 7 days).
     const result = await table.optimize({ cleanupOlderThan: cutoff ?? new Date(0) });
@@ -83,6 +84,21 @@ export async function runMaintenance(table: Table, options: MaintenanceOptions, 
   };
   log.info(`maintenance: ${report.fragmentsRemoved}→${report.fragmentsAdded} fragments, ${report.versionsPruned} versions pruned in ${report.ms} ms`);
   return report;
+}
+
+/**
+ * `listVersions()` reads every version's manifest; one that another process's maintenance prunes
+ * meanwhile makes it fail with "Not found: …/_versions/….manifest" (seen by bench/sustainedWrites.ts
+ * after ~4 minutes at 50 stores/s). A fresh listing no longer names the pruned version.
+ */
+export async function listVersionsSafely(table: Table): Promise<Awaited<ReturnType<Table['listVersions']>>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await table.listVersions();
+    } catch (err) {
+      if (attempt >= 5 || !/Not found|was not found/i.test(errorMessage(err))) throw err;
+    }
+  }
 }
 
 export async function ensureIndexes(table: Table, log: Logger): Promise<string[]> {

@@ -17,12 +17,14 @@ interface Args {
   lockStaleMs?: number;
   /** Maintenance beside the writers instead of under the lock (MaintenanceOptions.offLock). */
   offLock?: boolean;
+  /** Pruning margin for this process's maintenance (MaintenanceOptions.cleanupMarginMs). */
+  cleanupMarginMs?: number;
 }
 
 const args = workerArgs<Args>();
 
 async function main(): Promise<void> {
-  const store = await MemoryStore.open(args.dir, { dim: 8, lockStaleMs: args.lockStaleMs, maintenance: { auto: false, offLock: args.offLock }, queue: { interactiveDeadlineMs: args.deadlineMs ?? 30_000 } });
+  const store = await MemoryStore.open(args.dir, { dim: 8, lockStaleMs: args.lockStaleMs, maintenance: { auto: false, offLock: args.offLock, cleanupMarginMs: args.cleanupMarginMs }, queue: { interactiveDeadlineMs: args.deadlineMs ?? 30_000 } });
   const ids = args.ids ?? [];
   emit({ ready: true, pid: process.pid });
   let errors = 0;
