@@ -92,11 +92,14 @@ export async function runMaintenance(table: Table, options: MaintenanceOptions, 
  * after ~4 minutes at 50 stores/s). A fresh listing no longer names the pruned version.
  */
 export async function listVersionsSafely(table: Table): Promise<Awaited<ReturnType<Table['listVersions']>>> {
+  // A pass prunes hundreds of manifests one by one: successive listings can each meet one going,
+  // so pause between tries (5 immediate tries were not enough in the sustained-write benchmark).
   for (let attempt = 1; ; attempt++) {
     try {
       return await table.listVersions();
     } catch (err) {
-      if (attempt >= 5 || !/Not found|was not found/i.test(errorMessage(err))) throw err;
+      if (attempt >= 20 || !/Not found|was not found/i.test(errorMessage(err))) throw err;
+      await new Promise((r) => setTimeout(r, 25));
     }
   }
 }
