@@ -94,7 +94,8 @@ test('the lock watch sees another process take and release the lock, without pol
   await until('the folder to be noticed', () => lockChanges > 0);
   const before = lockChanges;
   const worker = startWorker('lock-worker', { dir, stayMs: 500 }, { MEMORY_LANE_FAILPOINTS: 'lock.afterAcquire=pause:300' });
-  await until('the lock to be seen held', async () => lockChanges > before && (await activity.lockView()).held);
+  // The lock folder comes a moment before its owner record: wait for both.
+  await until('the lock to be seen held', async () => lockChanges > before && (await activity.lockView()).holder !== undefined);
   assert.match(String((await activity.lockView()).holder?.label), /write/);
   await worker.exited;
   await until('the release to be seen', async () => !(await activity.lockView()).held);
@@ -111,4 +112,21 @@ test('a real failure to write the owner record (its path is a folder) leaks noth
   rmSync(join(dir, LOCK_OWNER), { recursive: true });
   const lease = await lock.acquire('after the fault', 1000);
   await lease.release();
+});
+
+test('a waiter takes the lock as soon as another process releases it, not at its next poll', async (t) => {
+  const dir = tempDir(t);
+  // The holder keeps the lock 400 ms after taking it; the waiter's fallback poll is 2–4 s, so only
+  // the watch on the lock folder can get it the lock within a second.
+  const holder = startWorker('lock-worker', { dir, stayMs: 0 }, { MEMORY_LANE_FAILPOINTS: 'lock.afterAcquire=once:pause:400' });
+  t.after(() => holder.child.kill());
+  await holder.waitForStderr('[failpoint] lock.afterAcquire');
+  const waiter = new StoreLock(dir, { pollMs: 4000 });
+  t.after(() => waiter.dispose());
+  const started = Date.now();
+  const lease = await waiter.acquire('waiter', 10_000);
+  const waited = Date.now() - started;
+  await lease.release();
+  assert.ok(waited < 1500, `waited ${waited} ms: woken by its poll, not by the release`);
+  assert.ok(waited >= 100, `waited only ${waited} ms: the holder was not holding the lock`);
 });

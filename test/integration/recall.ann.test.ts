@@ -6,6 +6,7 @@ import { LocalEmbedder } from '../../src/core/embedding/localEmbedder';
 import { MemoryService, type RecallResponse } from '../../src/core/memoryService';
 import type { RecallTimings } from '../../src/core/retrieval/recallTimings';
 import { annIndex, type LadderRung } from '../../src/core/retrieval/vectorIndex';
+import { retryCommit } from '../../src/core/store/commitRetry';
 import { cli } from '../helpers/cli';
 import { callTool, connectMcp } from '../helpers/mcp';
 import { deferCleanup, tempDir } from '../helpers/tempStore';
@@ -90,7 +91,9 @@ test('below the pass mark the builder climbs the ladder, and every process recal
 test('an index found without a self-check record (built before it, or by hand) is checked on the next trigger and replaced when bad', async (t) => {
   const { memory } = await filled(t, 1500, [EXACT_FLAT]);
   const exact = await vectorRecalls(memory);
-  await memory.memoryStore.table.createIndex('vector', { name: 'vector_idx', replace: true, config: annIndex({ type: 'IVF_PQ', numPartitions: 64, numSubVectors: 1 }) });
+  // By hand, off the lock, as another tool would: retried like every index commit, since the store's
+  // own maintenance (a compaction) may pre-empt it ("CreateIndex … preempted by concurrent … Rewrite").
+  await retryCommit('test index', () => memory.memoryStore.table.createIndex('vector', { name: 'vector_idx', replace: true, config: annIndex({ type: 'IVF_PQ', numPartitions: 64, numSubVectors: 1 }) }));
   const event = await memory.buildVectorIndex();
   assert.equal(event.kind, 'built', JSON.stringify(event));
   assert.equal((event as Extract<typeof event, { kind: 'built' }>).selfCheck?.params.index.type, 'IVF_FLAT');

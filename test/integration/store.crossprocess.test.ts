@@ -160,5 +160,5 @@ test('optimize() racing writers in other processes surfaces no error to writers 
   const rows = await store.getMany(ids);
   assert.equal([...rows.values()].reduce((s, r) => s + Number(r.metadata.n), 0), 200);
   assert.equal((await store.verify()).ok, true);
-  t.diagnostic(`optimize ran ${opt.optimizeRuns} times during the writes`);
+  t.diagnostic(`optimize ran ${opt.optimizeRuns} times during the writes (${opt.compacted} compacted, ${opt.retried} retried a conflict, ${opt.underLock} under the lock)`);
 });

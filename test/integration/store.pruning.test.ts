@@ -80,3 +80,22 @@ test('short reads in another process never fail while maintenance prunes with a 
   assert.equal(done.errors, 0, `reader errors: ${JSON.stringify(done.errorSamples)}`);
   assert.equal(result.misses, 0);
 });
+
+test('stats in one process never fail while another process prunes versions under it', async (t) => {
+  const dir = tempDir(t);
+  const store = await MemoryStore.open(dir, { dim: 8, maintenance: { auto: false } });
+  deferCleanup(t, () => store.close());
+  await store.insert([{ id: 'seed', text: 'seed row', vector: vec(0) }]);
+  // Versions come and go as fast as they can: every pass prunes all but the newest (margin 0).
+  const writer = startWorker('store-worker', { dir, mode: 'insert', prefix: 'w-', count: 400, concurrency: 1 });
+  const pruner = startWorker('store-worker', { dir, mode: 'optimize-loop', durationMs: 4000, cleanupMarginMs: 0 });
+  let calls = 0;
+  const errors: string[] = [];
+  const end = Date.now() + 4000;
+  while (Date.now() < end) {
+    try { await store.stats(); calls++; } catch (err) { errors.push((err as Error).message.split(',')[0]!); }
+  }
+  await Promise.all([writer.exited, pruner.exited]);
+  assert.deepEqual(errors.slice(0, 3), [], `${errors.length} of ${calls + errors.length} stats calls failed`);
+  assert.ok(calls > 0);
+});

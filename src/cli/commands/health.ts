@@ -86,7 +86,7 @@ export function registerHealthCommands(program: Command, run: Run): void {
     .description('compacts fragments, updates indexes and prunes old versions (under the lock, like any write)')
     .action(run(async (ctx) => {
       const report = await (await ctx.openStore()).optimize('cli');
-      ctx.out.result(report, (r) => `optimized in ${r.ms} ms: fragments ${r.fragmentsRemoved} → ${r.fragmentsAdded}, ${r.versionsPruned} versions pruned${r.indexesCreated.length ? `, built ${r.indexesCreated.join(', ')}` : ''}`);
+      ctx.out.result(report, (r) => r.skipped ? `not run: ${r.skipped}` : `optimized in ${r.ms} ms: fragments ${r.fragmentsRemoved} → ${r.fragmentsAdded}, ${r.versionsPruned} versions pruned${r.indexesCreated.length ? `, built ${r.indexesCreated.join(', ')}` : ''}`);
     }));
 
   const dlq = program.command('dlq').description('writes that could not be committed, kept for replay');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import * as lockfile from 'proper-lockfile';
 import { StoreUnavailableError, errorMessage, type LockHolderInfo } from '../errors';
@@ -215,6 +215,17 @@ export class FileLock {
    */
   watch(onChange: () => void, log: Logger = this.log): Disposable {
     return watchFolder(this.dir, (name) => { if (name === null || this.ownsFile(name)) onChange(); }, log);
+  }
+
+  /**
+   * Calls `onRelease` when the lock folder is seen gone (its holder released it): what a waiter
+   * needs to try again at once. Its being taken or refreshed, and the owner record's writes, would
+   * only wake every waiter for nothing (with 8 processes that herd cost more than it saved).
+   */
+  watchRelease(onRelease: () => void, log: Logger = this.log): Disposable {
+    return watchFolder(this.dir, (name) => {
+      if ((name === null || name === `${this.name}.lock`) && !existsSync(this.lockDir)) onRelease();
+    }, log);
   }
 }
 

@@ -140,7 +140,11 @@ export class Committer {
     }));
   }
 
-  /** For each duplicated id keep the copy with the highest rev (then newest), delete the rest by row id in one commit. */
+  /**
+   * For each duplicated id keep the copy with the highest rev (then newest), delete the rest by row
+   * id in one commit. Row ids are addresses that a compaction moves: the caller holds the
+   * maintenance job lock as well as the store lock, so none can commit in between.
+   */
   async removeDuplicateCopies(): Promise<RepairAction[]> {
     const rows = (await this.table().query().select(['id', 'rev', 'updated_at']).withRowId().toArray()) as RawRow[];
     const byIdRows = new Map<string, RawRow[]>();

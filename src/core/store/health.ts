@@ -3,6 +3,7 @@ import type { Table } from '@lancedb/lancedb';
 import type { FileLockStatus } from '../concurrency/fileLock';
 import type { QueueDepth } from '../concurrency/writeQueue';
 import type { RepairAction } from './committer';
+import { listVersionsSafely } from './maintenance';
 import { fromRawRow, isLegacy, type RawRow } from './schema';
 import type { StoreMeta } from './storeMeta';
 
@@ -124,7 +125,7 @@ export async function collectStats(
     byTier,
     // A remote store has no folder to walk: LanceDB's own count of the table's bytes.
     diskBytes: store.remote ? tableStats.totalBytes : await folderSize(store.dir),
-    versions: (await store.table.listVersions()).length,
+    versions: (await listVersionsSafely(store.table)).length,
     fragments: tableStats.fragmentStats.numFragments,
     smallFragments: tableStats.fragmentStats.numSmallFragments,
     indexes: indexes.map((i) => ({ name: i.name, type: i.indexType, columns: i.columns })),

@@ -1,9 +1,13 @@
 import { Index, type Table } from '@lancedb/lancedb';
+import { errorMessage } from '../errors';
 import { failpoint } from '../failpoints';
 import type { Logger } from '../log';
 import { retryCommit } from './commitRetry';
 import { SEARCH_TEXT_COLUMN } from './searchText';
 import { oldestPinnedVersion, pruneCutoff } from './readPins';
+
+/** The job lock that keeps maintenance to one process at a time per store (jobLock.ts). */
+export const MAINTENANCE_JOB = 'maintenance';
 
 /** Longer than any short read (a recall, a get, a page, a stats scan) takes, on a loaded laptop too. */
 export const DEFAULT_CLEANUP_MARGIN_MS = 60_000;
@@ -19,11 +23,25 @@ export interface MaintenanceOptions {
   cleanupMarginMs?: number;
   /** The store folder, where long readers pin versions; without it only the margin protects readers. */
   dir?: string;
+  /**
+   * Run maintenance beside the writers instead of under the store lock (default false). Safe (the
+   * races in test/integration/store.maintenance.test.ts), but on a loaded 2-core machine it lost:
+   * compaction competes with the commits for the CPU and its rewrites pre-empt counter patches, so
+   * writes got slower, not faster (BENCHMARKS.md, "Maintenance off the lock").
+   */
+  offLock?: boolean;
 }
 
 export interface MaintenanceReport {
   reason?: string;
   ms: number;
+  /**
+   * Whether it ran under the store lock: only when compaction off the lock lost to concurrent
+   * commits on every retry (see MemoryStore.optimize).
+   */
+  underLock?: boolean;
+  /** Set when nothing ran because another process's maintenance of this store was running. */
+  skipped?: string;
   indexesCreated: string[];
   fragmentsRemoved: number;
   fragmentsAdded: number;
@@ -33,18 +51,22 @@ export interface MaintenanceReport {
 }
 
 /**
- * Runs only under the store lock (called by the store's committer): `optimize()` is a commit like
- * any other and races writers in other processes otherwise (docs/lessons.md#optimize-under-the-lock). Never `deleteUnverified`:
+ * One maintenance pass: indexes, compaction, index upkeep and pruning. `optimize()` is a commit like
+ * any other: run beside writers in other processes it can lose to them with a retryable conflict
+ * (docs/lancedb.md#optimize-and-writers), and is then run again on the new head, within the
+ * commit-retry budget. The store runs it under the store lock (docs/lessons.md#optimize-under-the-lock),
+ * or with `offLock` beside the writers, one process at a time (MAINTENANCE_JOB). Never `deleteUnverified`:
  * it can corrupt tables (docs/lancedb.md#version-cleanup-and-readers). Identity lookups must be index-backed (docs/lessons.md#identity-lookups-are-index-backed): the BTREE on
  * `id` and the FTS index on `search_text` are created here once the table has rows.
  */
 export async function runMaintenance(table: Table, options: MaintenanceOptions, log: Logger): Promise<MaintenanceReport> {
   const started = Date.now();
-  const indexesCreated = await ensureIndexes(table, log);
+  // An index build in another process (the vector index, off the lock) can pre-empt these too.
+  const { value: indexesCreated } = await retryCommit('index creation', () => ensureIndexes(table, log), log);
   await failpoint('maintenance.beforeOptimize');
   // Computed once, not per attempt: a cutoff from an older version list only keeps more, and a pin
   // written meanwhile names a version at least as new as any it allows to go.
-  const cutoff = pruneCutoff(await table.listVersions(), options.cleanupMarginMs ?? DEFAULT_CLEANUP_MARGIN_MS, options.dir ? await oldestPinnedVersion(options.dir) : undefined);
+  const cutoff = pruneCutoff(await listVersionsSafely(table), options.cleanupMarginMs ?? DEFAULT_CLEANUP_MARGIN_MS, options.dir ? await oldestPinnedVersion(options.dir) : undefined);
   const { value: stats, attempts } = await retryCommit('maintenance', async () => {
     // Nothing may go yet: the epoch prunes nothing (omitting the option would mean LanceDB's 7 days).
     const result = await table.optimize({ cleanupOlderThan: cutoff ?? new Date(0) });
@@ -62,6 +84,24 @@ export async function runMaintenance(table: Table, options: MaintenanceOptions, 
   };
   log.info(`maintenance: ${report.fragmentsRemoved}→${report.fragmentsAdded} fragments, ${report.versionsPruned} versions pruned in ${report.ms} ms`);
   return report;
+}
+
+/**
+ * `listVersions()` reads every version's manifest; one that another process's maintenance prunes
+ * meanwhile makes it fail with "Not found: …/_versions/….manifest" (seen by bench/sustainedWrites.ts
+ * after ~4 minutes at 50 stores/s). A fresh listing no longer names the pruned version.
+ */
+export async function listVersionsSafely(table: Table): Promise<Awaited<ReturnType<Table['listVersions']>>> {
+  // A pass prunes hundreds of manifests one by one: successive listings can each meet one going,
+  // so pause between tries (5 immediate tries were not enough in the sustained-write benchmark).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await table.listVersions();
+    } catch (err) {
+      if (attempt >= 20 || !/Not found|was not found/i.test(errorMessage(err))) throw err;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
 }
 
 export async function ensureIndexes(table: Table, log: Logger): Promise<string[]> {

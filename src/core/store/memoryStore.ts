@@ -1,4 +1,5 @@
 import type { Connection, Table } from '@lancedb/lancedb';
+import { ExclusiveJobLock, type JobLease } from '../concurrency/jobLock';
 import type { LockEvent } from '../concurrency/lockEvents';
 import { StoreLock, type LockLease } from '../concurrency/storeLock';
 import { WriteQueue, type QueueDepth, type Settled, type WriteQueueOptions } from '../concurrency/writeQueue';
@@ -11,8 +12,8 @@ import { byId, chunk, type DeleteIntent, type DeleteResult, type InsertResult, t
 import { Committer, readByIds, type CommitEvent, type RepairAction } from './committer';
 import { DeadLetterQueue, type DeadLetter } from './deadLetterQueue';
 import { collectStats, verifyRows, type RemoteStoreStatus, type RepairReport, type StoreStats, type VerifyReport } from './health';
-import { COMMIT_RETRY, REMOTE_COMMIT_RETRY, commitConflictsRetried } from './commitRetry';
-import { runMaintenance, type MaintenanceReport } from './maintenance';
+import { COMMIT_RETRY, REMOTE_COMMIT_RETRY, commitConflictsRetried, isRetryableCommitError } from './commitRetry';
+import { MAINTENANCE_JOB, runMaintenance, type MaintenanceReport } from './maintenance';
 import { REMOTE_CLEANUP_MARGIN_MS } from '../defaults';
 import { MaintenanceScheduler, type MaintenanceSchedule } from './maintenanceScheduler';
 import { parseStoreLocation, type StoreLocation } from './location';
@@ -220,13 +221,67 @@ export class MemoryStore implements Disposable {
     return ids.map((id) => byKey.get(id)!);
   }
 
-  /** Compaction, index upkeep and version pruning, as a background commit under the lock. */
+  /**
+   * Compaction, index upkeep and version pruning: by default a background intent of the write queue,
+   * under the store lock. With `maintenance.offLock`, beside the writers: writers in any process
+   * keep committing meanwhile and a compaction that loses to their commits is re-planned on the new
+   * head (docs/lancedb.md#optimize-and-writers), one process at a time per store (the maintenance
+   * job lock; a second one finds it running and skips); only a pass that lost on every attempt then
+   * runs under the lock, where no commit can pre-empt it.
+   */
   optimize(reason = 'requested'): Promise<MaintenanceReport> {
     if (!this.maintenancePending) {
-      this.maintenancePending = (this.queue.submit({ kind: 'maintenance', reason }, { priority: 'background', label: `maintenance (${reason})`, groupKey: 'maintenance' }) as Promise<MaintenanceReport>)
-        .finally(() => { this.maintenancePending = undefined; });
+      const pass = this.scheduler.options.offLock ? this.maintainOffLock(reason) : this.maintainUnderLock(reason);
+      this.maintenancePending = pass.then((report) => {
+        this.scheduler.ran();
+        if (!report.skipped) this._onMaintenance.fire(report);
+        return report;
+      }).finally(() => { this.maintenancePending = undefined; });
     }
     return this.maintenancePending;
+  }
+
+  /** The options of a maintenance pass: the schedule's, this machine's state folder, and on a remote store the day-long prune margin. */
+  private maintenanceOptions() {
+    return { ...this.scheduler.options, ...remotePruneMargin(this.location, this.scheduler.options.cleanupMarginMs), dir: this.stateDir };
+  }
+
+  private async maintainUnderLock(reason: string): Promise<MaintenanceReport> {
+    const report = (await this.queue.submit({ kind: 'maintenance', reason }, { priority: 'background', label: `maintenance (${reason})`, groupKey: 'maintenance' })) as MaintenanceReport;
+    return { reason, ...report, underLock: true };
+  }
+
+  /** The maintenance job of this store, across processes; waits up to `waitMs` for a running one to end. */
+  private async maintenanceJob(label: string, { waitMs = 0 } = {}): Promise<JobLease> {
+    const job = new ExclusiveJobLock(this.stateDir, MAINTENANCE_JOB, { logger: this.log });
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        return await job.tryAcquire(label);
+      } catch (err) {
+        if (errorCode(err) !== 'E_BUSY' || Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  private async maintainOffLock(reason: string): Promise<MaintenanceReport> {
+    let job: JobLease;
+    try {
+      job = await this.maintenanceJob(`maintenance (${reason})`);
+    } catch (err) {
+      if (errorCode(err) !== 'E_BUSY') throw err;
+      return { reason, ms: 0, skipped: errorMessage(err), indexesCreated: [], fragmentsRemoved: 0, fragmentsAdded: 0, versionsPruned: 0, bytesRemoved: 0, attempts: 0 };
+    }
+    try {
+      return { reason, ...(await runMaintenance(this._table, this.maintenanceOptions(), this.log)), underLock: false };
+    } catch (err) {
+      if (!isRetryableCommitError(err)) throw err;
+      this.log.info(`maintenance (${reason}) lost to concurrent commits on every attempt; running it under the store lock`);
+      return await this.maintainUnderLock(reason);
+    } finally {
+      await job.release();
+    }
   }
 
   /**
@@ -237,7 +292,15 @@ export class MemoryStore implements Disposable {
    */
   async repair(): Promise<RepairReport> {
     const lockActions = await this.lock.clearDeadHolder();
-    const duplicates = (await this.queue.submit({ kind: 'repair' }, { priority: 'background', label: 'repair duplicates', groupKey: 'repair' })) as RepairAction[];
+    // Copies are deleted by row address, which a compaction committed between the read and the
+    // delete would move: no maintenance of this store may run meanwhile, in any process.
+    const job = await this.maintenanceJob('repair duplicates', { waitMs: 120_000 });
+    let duplicates: RepairAction[];
+    try {
+      duplicates = (await this.queue.submit({ kind: 'repair' }, { priority: 'background', label: 'repair duplicates', groupKey: 'repair' })) as RepairAction[];
+    } finally {
+      await job.release();
+    }
     const report = await this.verify();
     return { actions: [...lockActions.map((a) => ({ kind: 'lock' as const, detail: a })), ...duplicates], remaining: report };
   }
@@ -336,9 +399,7 @@ export class MemoryStore implements Disposable {
       return intents.map(() => ({ ok: true, value: actions }));
     }
     if (kind === 'maintenance') {
-      const report = await runMaintenance(this._table, { ...this.scheduler.options, ...remotePruneMargin(this.location, this.scheduler.options.cleanupMarginMs), dir: this.stateDir }, this.log);
-      this.scheduler.ran();
-      this._onMaintenance.fire(report);
+      const report = await runMaintenance(this._table, this.maintenanceOptions(), this.log);
       return intents.map(() => ({ ok: true, value: report }));
     }
     const value = kind === 'delete'
@@ -469,6 +530,7 @@ export class MemoryStore implements Disposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.maintenancePending?.catch(() => undefined);
     await this.queue.whenIdle();
     this.dispose();
   }

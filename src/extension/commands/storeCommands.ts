@@ -119,6 +119,10 @@ export class StoreCommands extends Disposable {
   private async runMaintenance() {
     const service = await this.connection.service();
     const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Memory Lane: maintenance (waits for the store lock)' }, () => service.memoryStore.optimize('requested from VS Code'));
+    if (r.skipped) {
+      void vscode.window.showInformationMessage(`Memory Lane: maintenance not run: ${r.skipped}.`);
+      return r;
+    }
     const msg = `maintenance done in ${formatDuration(r.ms)}: ${r.fragmentsRemoved} fragments compacted into ${r.fragmentsAdded}, ${r.versionsPruned} old versions pruned (${(r.bytesRemoved / 1024 / 1024).toFixed(1)} MiB)${r.indexesCreated.length ? `, indexes created: ${r.indexesCreated.join(', ')}` : ''}`;
     this.log.info(`[store] ${msg}`);
     void vscode.window.showInformationMessage(`Memory Lane: ${msg}.`);

@@ -1,11 +1,13 @@
 // A real separate process on a shared store, driven by the cross-process tests.
+import { Index } from '@lancedb/lancedb';
+import { retryCommit } from '../../../src/core/store/commitRetry';
 import { MemoryStore } from '../../../src/core/store/memoryStore';
 import { emit, workerArgs } from '../../helpers/workers';
 import { vec } from '../../helpers/tempStore';
 
 interface Args {
   dir: string;
-  mode: 'increment' | 'cas' | 'insert' | 'insert-batch' | 'read' | 'optimize-loop' | 'patch-once' | 'replay' | 'write-once';
+  mode: 'increment' | 'cas' | 'insert' | 'insert-batch' | 'read' | 'optimize-loop' | 'patch-once' | 'replay' | 'write-once' | 'delete-once' | 'delete' | 'index-loop';
   ids?: string[];
   count?: number;
   concurrency?: number;
@@ -13,12 +15,16 @@ interface Args {
   durationMs?: number;
   deadlineMs?: number;
   lockStaleMs?: number;
+  /** Maintenance beside the writers instead of under the lock (MaintenanceOptions.offLock). */
+  offLock?: boolean;
+  /** Pruning margin for this process's maintenance (MaintenanceOptions.cleanupMarginMs). */
+  cleanupMarginMs?: number;
 }
 
 const args = workerArgs<Args>();
 
 async function main(): Promise<void> {
-  const store = await MemoryStore.open(args.dir, { dim: 8, lockStaleMs: args.lockStaleMs, maintenance: { auto: false }, queue: { interactiveDeadlineMs: args.deadlineMs ?? 30_000 } });
+  const store = await MemoryStore.open(args.dir, { dim: 8, lockStaleMs: args.lockStaleMs, maintenance: { auto: false, offLock: args.offLock, cleanupMarginMs: args.cleanupMarginMs }, queue: { interactiveDeadlineMs: args.deadlineMs ?? 30_000 } });
   const ids = args.ids ?? [];
   emit({ ready: true, pid: process.pid });
   let errors = 0;
@@ -90,6 +96,37 @@ async function main(): Promise<void> {
       emit({ result: res });
       break;
     }
+    case 'delete-once': {
+      emit({ result: await store.delete(ids) });
+      break;
+    }
+    case 'delete': {
+      // One delete per call, each acknowledged: the ids must stay gone whatever commits around them.
+      await pool(ids.length, async (i) => {
+        try {
+          const [r] = await store.delete([ids[i]!]);
+          if (r!.status === 'deleted') emit({ deleted: ids[i] });
+          else note(new Error(`delete ${ids[i]}: ${r!.status}`));
+        } catch (err) { note(err); }
+      });
+      break;
+    }
+    case 'index-loop': {
+      // An index build from another process, off the store lock, as the vector-index builder does it.
+      const end = Date.now() + (args.durationMs ?? 3000);
+      let builds = 0, conflicts = 0;
+      while (Date.now() < end) {
+        try {
+          const { attempts } = await retryCommit('test index build', () => store.table.createIndex('vector', { replace: true, config: Index.ivfFlat({ numPartitions: 2, distanceType: 'cosine' }) }));
+          builds++;
+          conflicts += attempts - 1;
+        } catch (err) { note(err); }
+        // The product builds now and then (one builder per store, docs/lancedb.md#indexes), not back to back.
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      emit({ builds, conflicts });
+      break;
+    }
     case 'read': {
       // Every id must be visible on every read while writers commit (no delete+add window).
       const end = Date.now() + (args.durationMs ?? 3000);
@@ -98,17 +135,25 @@ async function main(): Promise<void> {
         const found = await store.getMany(ids);
         reads += ids.length;
         misses += ids.length - found.size;
+        // A search too (what recall does), so compaction and pruning meet a vector query as well.
+        await store.table.query().nearestTo(vec(reads)).limit(5).toArray();
       }
       emit({ reads, misses });
       break;
     }
     case 'optimize-loop': {
       const end = Date.now() + (args.durationMs ?? 3000);
-      let runs = 0;
+      let runs = 0, underLock = 0, retried = 0, compacted = 0;
       while (Date.now() < end) {
-        try { await store.optimize('test loop'); runs++; } catch (err) { note(err); }
+        try {
+          const report = await store.optimize('test loop');
+          runs++;
+          if (report.underLock) underLock++;
+          if (report.attempts > 1) retried++;
+          if (report.fragmentsRemoved > 0) compacted++;
+        } catch (err) { note(err); }
       }
-      emit({ optimizeRuns: runs });
+      emit({ optimizeRuns: runs, underLock, retried, compacted });
       break;
     }
     case 'replay': {

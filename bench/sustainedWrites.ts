@@ -1,0 +1,99 @@
+// Sustained writes: one process storing memories at a steady rate for minutes, with no upgrade or
+// other writer, as a busy agent does. `npm run bench:sustained [-- --rate 50 --minutes 10]`.
+// Protocol: MemoryService.store({ text, force }) at interactive priority (validation, local
+// embedding, one queued insert each), open loop: a store starts every 1/rate s whether or not the
+// previous one finished, so a stall shows as latency. Every 10 s window: the worst and p50 store
+// latency, stores finished, and the store's table versions, fragments and bytes on disk against
+// the raw size of the rows (same measure as bench/storage.ts). Product defaults otherwise
+// (automatic maintenance). Result: bench/results/sustainedWrites.json.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryService } from '../src/core/memoryService';
+import { listVersionsSafely } from '../src/core/store/maintenance';
+import { fillerTexts } from '../test/helpers/recallQuality';
+import { RESULTS_DIR } from './lib/env';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const pct = (xs: number[], p: number) => xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]! : 0;
+const du = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? du(join(dir, e.name)) : statSync(join(dir, e.name), { throwIfNoEntry: false })?.size ?? 0), 0);
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+async function main(): Promise<void> {
+  const rate = arg('rate', 50);
+  const minutes = arg('minutes', 10);
+  const windowMs = 10_000;
+  const dir = mkdtempSync(join(tmpdir(), 'ml-bench-sustained-'));
+  const texts = fillerTexts(Math.ceil(rate * minutes * 60 * 1.05) + 100);
+  try {
+    const memory = await MemoryService.open({ dir, vectorIndex: { auto: false } });
+    const store = memory.memoryStore;
+    let maintenance: Array<{ at: number; ms: number; reason?: string; underLock?: boolean }> = [];
+    store.onMaintenance((m) => maintenance.push({ at: Date.now(), ms: m.ms, reason: m.reason, underLock: m.underLock }));
+    const windows: unknown[] = [];
+    let lat: number[] = [];
+    let failed = 0;
+    let rawBytesPerRow = 0;
+    const started = Date.now();
+    const end = started + minutes * 60_000;
+    let issued = 0;
+    const inFlight = new Set<Promise<void>>();
+    const timer = setInterval(() => {
+      // Catch up to the schedule if the event loop was late: open loop.
+      const due = Math.floor(((Date.now() - started) / 1000) * rate);
+      while (issued < due && Date.now() < end) {
+        const i = issued++;
+        const t0 = performance.now();
+        const p = memory.store({ text: `${texts[i % texts.length]} (${i})`, scope: 'global', force: true })
+          .then(() => { lat.push(performance.now() - t0); }, () => { failed++; lat.push(performance.now() - t0); })
+          .finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
+    }, Math.max(1, Math.floor(1000 / rate / 2)));
+    let nextWindow = started + windowMs;
+    while (Date.now() < end) {
+      await new Promise((r) => setTimeout(r, Math.max(0, nextWindow - Date.now())));
+      const rows = await store.count();
+      if (!rawBytesPerRow && rows > 0) {
+        const sample = await store.rows(undefined);
+        rawBytesPerRow = sample.slice(0, 200).reduce((n, r: any) => n + ['id', 'text', 'category', 'scope', 'metadata'].reduce((m, k) => m + Buffer.byteLength(String(r[k] ?? ''), 'utf8'), 0) + 384 * 4 + 4 * 8, 0) / Math.min(200, sample.length);
+      }
+      const versions = (await listVersionsSafely(store.table)).length;
+      const disk = du(dir);
+      const w = {
+        t: Math.round((nextWindow - started) / 1000),
+        stores: lat.length,
+        worstMs: round1(Math.max(0, ...lat)),
+        p50Ms: round1(pct(lat, 50)),
+        p99Ms: round1(pct(lat, 99)),
+        inFlight: inFlight.size,
+        rows,
+        versions,
+        diskMB: round1(disk / 2 ** 20),
+        ratioToRaw: rawBytesPerRow ? round1(disk / (rows * rawBytesPerRow)) : undefined,
+        maintenance: maintenance.map((m) => `${m.ms} ms${m.underLock ? ' (under the lock)' : ''}`),
+        load: round1(loadavg()[0]),
+      };
+      windows.push(w);
+      console.error(JSON.stringify(w));
+      lat = [];
+      maintenance = [];
+      nextWindow += windowMs;
+    }
+    clearInterval(timer);
+    await Promise.all([...inFlight]);
+    await memory.close();
+    const result = { rate, minutes, windowMs, issued, failed, startedAt: new Date(started).toISOString(), windows };
+    const out = join(RESULTS_DIR, 'sustainedWrites.json');
+    mkdirSync(join(out, '..'), { recursive: true });
+    writeFileSync(process.env.BENCH_RESULT ?? out, JSON.stringify(result, null, 2) + '\n');
+    console.log(JSON.stringify({ issued, failed, windows: windows.length }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });
