@@ -497,9 +497,15 @@ export class MemoryService implements Disposable {
     const minScore = options.minScore ?? 0;
     if (typeof minScore !== 'number' || !Number.isFinite(minScore) || minScore < 0 || minScore > 1) throw new ValidationError('minScore', `must be a number between 0 and 1, got ${String(minScore)}`);
 
-    const embedStarted = performance.now();
-    const { vector, rankingVector } = this.activeEmbedder && mode !== 'fts' ? await this.search.queryVectors(text, this.activeEmbedder, { signal: options.signal }) : { vector: undefined, rankingVector: undefined };
-    const embedMs = performance.now() - embedStarted;
+    // No embedding in fts mode (or without an embedder): its stage is 0, not the time of an await.
+    let vector: number[] | undefined;
+    let rankingVector: number[] | undefined;
+    let embedMs = 0;
+    if (this.activeEmbedder && mode !== 'fts') {
+      const embedStarted = performance.now();
+      ({ vector, rankingVector } = await this.search.queryVectors(text, this.activeEmbedder, { signal: options.signal }));
+      embedMs = performance.now() - embedStarted;
+    }
     const approval = this.requireApproval ? { caller: this.callerFor(options.caller) } : undefined;
     const result = await this.search.search({
       text,
