@@ -24,14 +24,10 @@ import { CONSOLIDATE_DEFAULTS } from '../src/core/defaults';
 import { consolidate, planConsolidation } from '../src/core/upgrade';
 import { CONSOLIDATION_PAIRS } from './fixtures/consolidationPairs';
 import { runWorker } from '../test/helpers/workers';
-import { benchWorker, LoadSampler, log, machineInfo, QUICK, RESULTS_DIR, round3 } from './lib/env';
+import { benchWorker, LoadSampler, log, machineInfo, numberArg, QUICK, RESULTS_DIR, round3 } from './lib/env';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const ROWS = arg('rows', QUICK ? 2000 : 10_000);
-const PLANTED = arg('pairs', QUICK ? 100 : 500);
+const ROWS = numberArg('rows', QUICK ? 2000 : 10_000);
+const PLANTED = numberArg('pairs', QUICK ? 100 : 500);
 const DIM = LOCAL_DEFAULT_DIM;
 const SCOPE = 'workspace:bench';
 

@@ -4,25 +4,21 @@
 // BTREE exists), then `commits` inserts of `batch` fresh ids each, one commit apiece; the commit's
 // own duration (CommitEvent.ms: under the lock, from the first read to the commit) and the whole
 // insert call are recorded. Run it on two builds back to back, alternating, to compare them.
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore } from '../src/core/store/memoryStore';
+import { numberArg, percentile, writeFigures } from './lib/env';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const rows = arg('rows', 10_000);
-const commits = arg('commits', 200);
-const batch = arg('batch', 50);
+const rows = numberArg('rows', 10_000);
+const commits = numberArg('commits', 200);
+const batch = numberArg('batch', 50);
 const dim = 384;
 
 function vector(seed: number): number[] {
   let x = seed * 2654435761 % 2 ** 32;
   return Array.from({ length: dim }, () => { x = (x * 1664525 + 1013904223) % 2 ** 32; return x / 2 ** 32 - 0.5; });
 }
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ml-bench-insert-'));
@@ -41,10 +37,9 @@ async function main(): Promise<void> {
       callMs.push(performance.now() - t0);
     }
     await store.close();
-    const result = { rows, commits, batch, commitMs: { p50: pct(commitMs, 50), p95: pct(commitMs, 95) }, callMs: { p50: pct(callMs, 50), p95: pct(callMs, 95) } };
+    const result = { rows, commits, batch, commitMs: { p50: percentile(commitMs, 50), p95: percentile(commitMs, 95) }, callMs: { p50: percentile(callMs, 50), p95: percentile(callMs, 95) } };
     console.log(JSON.stringify(result));
-    const out = process.env.BENCH_RESULT;
-    if (out) { mkdirSync(join(out, '..'), { recursive: true }); writeFileSync(out, JSON.stringify(result, null, 2) + '\n'); }
+    writeFigures(result);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

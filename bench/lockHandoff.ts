@@ -4,21 +4,17 @@
 // Protocol: P processes take the lock in a loop for the given seconds, each holding it `hold` ms;
 // every holding's acquire and release time is collected; the gap is the time from a release to the
 // next acquisition by any process. Run it on two builds back to back, alternating, to compare them.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWorker } from '../test/helpers/workers';
-import { benchWorker, summarize } from './lib/env';
+import { benchWorker, numberArg, summarize, writeFigures } from './lib/env';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
 
 async function main(): Promise<void> {
-  const processes = arg('processes', 4);
-  const durationMs = arg('seconds', 10) * 1000;
-  const holdMs = arg('hold', 5);
+  const processes = numberArg('processes', 4);
+  const durationMs = numberArg('seconds', 10) * 1000;
+  const holdMs = numberArg('hold', 5);
   const dir = mkdtempSync(join(tmpdir(), 'ml-bench-handoff-'));
   try {
     const goFile = join(dir, 'go');
@@ -39,8 +35,7 @@ async function main(): Promise<void> {
       load: loadavg()[0],
     };
     console.log(JSON.stringify(result));
-    const out = process.env.BENCH_RESULT;
-    if (out) { mkdirSync(join(out, '..'), { recursive: true }); writeFileSync(out, JSON.stringify(result, null, 2) + '\n'); }
+    writeFigures(result);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,7 +10,7 @@
 // Emulators answer in well under a millisecond on loopback; real S3 and DynamoDB do not (see
 // BENCHMARKS.md, "Team store", for what changes there).
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryService } from '../src/core/memoryService';
@@ -18,16 +18,12 @@ import { initRemoteStore, resolveRemoteConnection } from '../src/core/store/remo
 import { parseStoreLocation, type RemoteStoreLocation } from '../src/core/store/location';
 import { MemoryStore } from '../src/core/store/memoryStore';
 import { startEmulators } from '../test/helpers/emulators';
+import { numberArg, percentile, RESULTS_DIR, writeFigures } from './lib/env';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const STORES = arg('stores', 200);
-const RECALLS = arg('recalls', 100);
-const WRITES = arg('writes', 120);
+const STORES = numberArg('stores', 200);
+const RECALLS = numberArg('recalls', 100);
+const WRITES = numberArg('writes', 120);
 const ROUNDS = 2;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const vector = (seed: number) => Array.from({ length: 384 }, (_, i) => Math.sin(seed * 7.31 + i * 1.7));
 
@@ -126,20 +122,18 @@ async function main(): Promise<void> {
       at: new Date().toISOString(),
       load: { start: r1(loadStart), end: r1(loadavg()[0]!) },
       store: {
-        local: { p50: r1(pct(local, 50)), p99: r1(pct(local, 99)), n: local.length },
-        remote: { p50: r1(pct(remote, 50)), p99: r1(pct(remote, 99)), n: remote.length },
+        local: { p50: r1(percentile(local, 50)), p99: r1(percentile(local, 99)), n: local.length },
+        remote: { p50: r1(percentile(remote, 50)), p99: r1(percentile(remote, 99)), n: remote.length },
       },
       recall: {
-        local: { p50: r1(pct(recallLocal, 50)), p99: r1(pct(recallLocal, 99)), n: recallLocal.length },
-        remote: { p50: r1(pct(recallRemote, 50)), p99: r1(pct(recallRemote, 99)), n: recallRemote.length },
+        local: { p50: r1(percentile(recallLocal, 50)), p99: r1(percentile(recallLocal, 99)), n: recallLocal.length },
+        remote: { p50: r1(percentile(recallRemote, 50)), p99: r1(percentile(recallRemote, 99)), n: recallRemote.length },
       },
       conflicts,
       requests: { perStore, perRecall },
     };
     console.log(JSON.stringify(result, null, 2));
-    const out = process.env.BENCH_RESULT ?? join(__dirname, '..', '..', '..', 'bench', 'results', 'remote.json');
-    mkdirSync(join(out, '..'), { recursive: true });
-    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    writeFigures(result, join(RESULTS_DIR, 'remote.json'));
   } finally {
     await emu.close();
     rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });

@@ -6,25 +6,20 @@
 // latency, stores finished, and the store's table versions, fragments and bytes on disk against
 // the raw size of the rows (same measure as bench/storage.ts). Product defaults otherwise
 // (automatic maintenance). Result: bench/results/sustainedWrites.json.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryService } from '../src/core/memoryService';
 import { listVersionsSafely } from '../src/core/store/maintenance';
 import { fillerTexts } from '../test/helpers/recallQuality';
-import { RESULTS_DIR } from './lib/env';
+import { numberArg, percentile, RESULTS_DIR, writeFigures } from './lib/env';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const pct = (xs: number[], p: number) => xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]! : 0;
 const du = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? du(join(dir, e.name)) : statSync(join(dir, e.name), { throwIfNoEntry: false })?.size ?? 0), 0);
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 async function main(): Promise<void> {
-  const rate = arg('rate', 50);
-  const minutes = arg('minutes', 10);
+  const rate = numberArg('rate', 50);
+  const minutes = numberArg('minutes', 10);
   const windowMs = 10_000;
   const dir = mkdtempSync(join(tmpdir(), 'ml-bench-sustained-'));
   const texts = fillerTexts(Math.ceil(rate * minutes * 60 * 1.05) + 100);
@@ -67,8 +62,8 @@ async function main(): Promise<void> {
         t: Math.round((nextWindow - started) / 1000),
         stores: lat.length,
         worstMs: round1(Math.max(0, ...lat)),
-        p50Ms: round1(pct(lat, 50)),
-        p99Ms: round1(pct(lat, 99)),
+        p50Ms: round1(percentile(lat, 50)),
+        p99Ms: round1(percentile(lat, 99)),
         inFlight: inFlight.size,
         rows,
         versions,
@@ -87,9 +82,7 @@ async function main(): Promise<void> {
     await Promise.all([...inFlight]);
     await memory.close();
     const result = { rate, minutes, windowMs, issued, failed, startedAt: new Date(started).toISOString(), windows };
-    const out = join(RESULTS_DIR, 'sustainedWrites.json');
-    mkdirSync(join(out, '..'), { recursive: true });
-    writeFileSync(process.env.BENCH_RESULT ?? out, JSON.stringify(result, null, 2) + '\n');
+    writeFigures(result, join(RESULTS_DIR, 'sustainedWrites.json'));
     console.log(JSON.stringify({ issued, failed, windows: windows.length }));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -156,6 +156,26 @@ export function writeResult(result: BenchResult): string {
   return path;
 }
 
+/** A numeric `--name value` argument of a standalone benchmark, or `fallback`. */
+export function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/**
+ * Writes a standalone benchmark's figures to BENCH_RESULT, else to `defaultPath` (nothing when
+ * neither is given), atomically like {@link writeResult}.
+ */
+export function writeFigures(figures: unknown, defaultPath?: string): string | undefined {
+  const path = process.env.BENCH_RESULT ?? defaultPath;
+  if (!path) return undefined;
+  mkdirSync(join(path, '..'), { recursive: true });
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, JSON.stringify(figures, null, 2) + '\n');
+  renameSync(tmp, path);
+  return path;
+}
+
 /** Temp folders of one benchmark process, removed when it ends (also on failure). */
 export class Scratch {
   readonly root = mkdtempSync(join(tmpdir(), 'ml-bench-'));
