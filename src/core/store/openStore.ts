@@ -23,7 +23,10 @@ export interface OpenTableOptions {
  * like any other: only under the store lock, and re-checked once it is held.
  */
 export async function openMemoriesTable(location: StoreLocation, options: OpenTableOptions, lock: StoreLock, log: Logger, remote?: RemoteConnection): Promise<{ db: Connection; table: Table; meta: StoreMeta }> {
-  if (location.kind === 'folder') return openAt(location.uri, folderMetaStore(location.uri), options, lock, log, () => lancedb.connect(location.uri, { readConsistencyInterval: 0 }));
+  if (location.kind === 'folder') {
+    await prepareFolder(location.uri, options.create !== false);
+    return openAt(location.uri, await lancedb.connect(location.uri, { readConsistencyInterval: 0 }), folderMetaStore(location.uri), options, lock, log);
+  }
   if (!remote) throw new RemoteStoreError('storePath', `No connection settings for ${location.label}`);
   // Refused before LanceDB writes anything: a store whose commits could overwrite each other loses memories silently.
   await verifyRemoteStore(location, remote);
@@ -32,8 +35,7 @@ export async function openMemoriesTable(location: StoreLocation, options: OpenTa
   let db: Connection | undefined;
   try {
     db = await lancedb.connect(location.uri, { readConsistencyInterval: 0, storageOptions });
-    const connected = db;
-    return await openAt(location.label, remoteMetaStore(connected, location.label), options, lock, log, async () => connected);
+    return await openAt(location.label, db, remoteMetaStore(db, location.label), options, lock, log);
   } catch (err) {
     db?.close();
     if (err instanceof MemoryLaneError) throw err;
@@ -42,10 +44,7 @@ export async function openMemoriesTable(location: StoreLocation, options: OpenTa
   }
 }
 
-async function openAt(root: string, metaStore: StoreMetaStore, options: OpenTableOptions, lock: StoreLock, log: Logger, connect: () => Promise<Connection>): Promise<{ db: Connection; table: Table; meta: StoreMeta }> {
-  const folder = !root.includes('://');
-  if (folder) await prepareFolder(root, options.create !== false);
-  const db = await connect();
+async function openAt(root: string, db: Connection, metaStore: StoreMetaStore, options: OpenTableOptions, lock: StoreLock, log: Logger): Promise<{ db: Connection; table: Table; meta: StoreMeta }> {
   let meta = await metaStore.read();
   let table: Table | undefined;
   const existing = await openIfExists(db, MEMORIES_TABLE);
