@@ -5,21 +5,15 @@
 // 10 unmeasured calls, then `calls` memory_store calls one after another with distinct texts (the
 // near-duplicate check, local embedding and one commit each, as an agent makes them). Latency is
 // measured at the client. Result: bench/results/mcpStore.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { callTool, connectMcp } from '../test/helpers/mcp';
 import { buildCorpusStore } from './lib/corpus';
-import { copyStore, fixtureStore, RESULTS_DIR, Scratch, summarize } from './lib/env';
-
-const argOf = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
+import { copyStore, fixtureStore, numberArg, numberListArg, RESULTS_DIR, Scratch, summarize, writeFigures } from './lib/env';
 
 async function main(): Promise<void> {
-  const sizes = argOf('sizes', '1000,10000').split(',').map(Number);
-  const calls = Number(argOf('calls', '150'));
+  const sizes = numberListArg('sizes', [1000, 10_000]);
+  const calls = numberArg('calls', 150);
   const scratch = new Scratch();
   const runs: unknown[] = [];
   try {
@@ -47,9 +41,7 @@ async function main(): Promise<void> {
   } finally {
     scratch.remove();
   }
-  const out = join(RESULTS_DIR, 'mcpStore.json');
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), runs }, null, 2) + '\n');
+  writeFigures({ at: new Date().toISOString(), load: loadavg(), runs }, join(RESULTS_DIR, 'mcpStore.json'));
   console.log(JSON.stringify(runs));
 }
 

@@ -6,7 +6,7 @@ import { MemoryService } from '../src/core/memoryService';
 import type { RecallMode } from '../src/core/retrieval/hybridSearch';
 import { labelledSet, meanRecall, scoreRecall, type RecallScore } from '../test/helpers/recallQuality';
 import { BENCH_SCOPE, buildCorpusStore } from './lib/corpus';
-import { copyStore, fixtureStore, log, QUICK, round3, runBenchmark, summarize, type Summary, type TargetCheck } from './lib/env';
+import { copyStore, fixtureStore, log, numberListArg, QUICK, round3, runBenchmark, summarize, type Summary, type TargetCheck } from './lib/env';
 
 const MODES: RecallMode[] = ['vector', 'fts', 'hybrid'];
 const K = 5;
@@ -50,7 +50,7 @@ async function measure(memory: MemoryService, rounds: number): Promise<RecallSco
 }
 
 void runBenchmark('recall', 'Recall latency and recall@5 at 1k, 10k and 100k memories', async ({ scratch, parameters, notes }) => {
-  const sizes = QUICK ? [1000, 5000] : [1000, 10_000, 100_000];
+  const sizes = numberListArg('sizes', QUICK ? [1000, 5000] : [1000, 10_000, 100_000]);
   const roundsFor = (n: number) => (n >= 100_000 ? 1 : 3);
   Object.assign(parameters, {
     sizes,

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { startWorker } from '../test/helpers/workers';
 import { buildCorpusStore } from './lib/corpus';
-import { benchWorker, copyStore, fixtureStore, log, QUICK, round1, runBenchmark, summarize, type Summary, type TargetCheck } from './lib/env';
+import { benchWorker, copyStore, fixtureStore, log, numberListArg, QUICK, round1, runBenchmark, summarize, type Summary, type TargetCheck } from './lib/env';
 import type { UpgraderLockEvent } from './workers/upgrader';
 
 export interface UpgradeFigures {
@@ -35,7 +35,7 @@ export interface UpgradeFigures {
 }
 
 void runBenchmark('upgrade', 'Upgrade throughput with local enrichment: 10k and 100k legacy memories', async ({ scratch, parameters, notes }) => {
-  const sizes = QUICK ? [2000, 5000] : [10_000, 100_000];
+  const sizes = numberListArg('sizes', QUICK ? [2000, 5000] : [10_000, 100_000]);
   Object.assign(parameters, {
     sizes,
     run: 'createUpgradeRun(store, { enricher: local }) with its defaults (batches of 200, windows of 1000, background priority, maintenance after the run) in a separate process; no other writer',

@@ -146,10 +146,13 @@ export interface BenchResult {
   notes: string[];
 }
 
-/** Writes bench/results/<name>.json atomically (a half-written file must not end up in BENCHMARKS.md). */
+/**
+ * Writes bench/results/<name>.json (or BENCH_RESULT, for a side-by-side run of two builds) atomically
+ * (a half-written file must not end up in BENCHMARKS.md).
+ */
 export function writeResult(result: BenchResult): string {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const path = join(RESULTS_DIR, `${result.name}.json`);
+  const path = process.env.BENCH_RESULT ?? join(RESULTS_DIR, `${result.name}.json`);
+  mkdirSync(join(path, '..'), { recursive: true });
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, JSON.stringify(result, null, 2) + '\n');
   renameSync(tmp, path);
@@ -160,6 +163,15 @@ export function writeResult(result: BenchResult): string {
 export function numberArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** A comma-separated numeric `--name a,b,c` argument of a benchmark, or `fallback`. */
+export function numberListArg(name: string, fallback: readonly number[]): number[] {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return [...fallback];
+  const values = (process.argv[i + 1] ?? '').split(',').map(Number);
+  if (!values.length || values.some((v) => !Number.isFinite(v) || v <= 0)) throw new Error(`--${name} takes positive numbers separated by commas, got "${process.argv[i + 1] ?? ''}"`);
+  return values;
 }
 
 /**

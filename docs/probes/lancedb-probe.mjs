@@ -1,6 +1,6 @@
 // Re-measures the LanceDB behaviours docs/lancedb.md relies on, on this machine and this version.
 // Run from the repository root after `npm ci`:  node docs/probes/lancedb-probe.mjs <probe> [options]
-// Probes: visibility | lost-updates | delete-add | fragments | prune-vs-reader | optimize-vs-writer | partial-update | all
+// Probes: visibility | lost-updates | delete-add | fragments | prune-vs-reader | optimize-vs-writer | partial-update | compaction | cache | all
 // Each probe works in a fresh temp folder, spawns real child processes where the behaviour is about
 // other processes, and prints one JSON line of figures. Nothing here touches a Memory Lane store.
 import { spawn } from 'node:child_process';
@@ -245,6 +245,60 @@ const probes = {
     return { rows: n, batch, rounds, medianMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(median(v) * 10) / 10])), allMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((x) => Math.round(x))])), errors, otherColumnsIntact: intact, rowsAfter: total };
   },
 };
+
+Object.assign(probes, {
+  /**
+   * What each optimize() rewrites, by the indexes a table has: a base of `base` rows, then `cycles`
+   * times two appends of 100 rows and an optimize. Compaction merges neighbouring small fragments
+   * only while the same index segments cover them, and each vector index keeps a pass's new rows in
+   * a segment of their own.
+   */
+  async compaction() {
+    const base = num('base', 3000), cycles = num('cycles', 6);
+    const out = {};
+    for (const indexes of ['none', 'scalar', 'scalar+vector']) {
+      const mk = (a, b) => Array.from({ length: b - a }, (_, k) => ({ id: `r${a + k}`, text: `word${(a + k) % 50} row ${a + k}`, scope: `s${(a + k) % 3}`, vector: Array.from({ length: DIM }, (_, i) => Math.sin(i * 7 + a + k)) }));
+      const dir = mkdtempSync(join(tmpdir(), 'lancedb-probe-'));
+      const t = await (await lancedb.connect(dir)).createTable('t', mk(0, base));
+      if (indexes !== 'none') {
+        await t.createIndex('id', { config: lancedb.Index.btree() });
+        await t.createIndex('text', { config: lancedb.Index.fts() });
+        await t.createIndex('scope', { config: lancedb.Index.bitmap() });
+      }
+      if (indexes === 'scalar+vector') await t.createIndex('vector', { config: lancedb.Index.ivfFlat({ numPartitions: 2, distanceType: 'cosine' }) });
+      let n = base;
+      const passes = [];
+      for (let c = 0; c < cycles; c++) {
+        await t.add(mk(n, n + 100)); n += 100;
+        await t.add(mk(n, n + 100)); n += 100;
+        const ms = await timeMs(async () => { passes.push(await t.optimize()); });
+        const vec = (await t.listIndices()).find((i) => i.columns.includes('vector'));
+        Object.assign(passes[c], { ms, fragments: (await t.stats()).fragmentStats.numFragments, vectorSegments: vec?.numSegments });
+      }
+      out[indexes] = passes.map((p) => ({ rewritten: p.compaction.fragmentsRemoved, written: p.compaction.fragmentsAdded, fragments: p.fragments, ...(p.vectorSegments !== undefined ? { vectorSegments: p.vectorSegments } : {}), ms: Math.round(p.ms) }));
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return { base, cycles, perPass: out };
+  },
+  /** Does a committing process's session cache grow, and do the connect() session caps hold it? */
+  async cache() {
+    const commits = num('commits', 600);
+    const out = {};
+    for (const [name, session] of [['LanceDB default (6 GB / 1 GB)', lancedb.Session.default()], ['capped 8 MB / 2 MB', new lancedb.Session(8n * 2n ** 20n, 2n * 2n ** 20n)]]) {
+      const dir = mkdtempSync(join(tmpdir(), 'lancedb-probe-'));
+      const db = await lancedb.connect(dir, { session });
+      const t = await db.createTable('t', [row('a')]);
+      await t.createIndex('id', { config: lancedb.Index.btree() });
+      for (let i = 0; i < commits; i++) {
+        await t.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([row(`w${i}`)]);
+        if (i % 100 === 99) await t.optimize({ cleanupOlderThan: new Date() });
+      }
+      out[name] = { cacheMB: Math.round(Number(session.sizeBytes()) / 2 ** 20 * 10) / 10, cacheItems: Number(session.approxNumItems()) };
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return { commits, ...out };
+  },
+});
 
 if (probe === '--child') {
   const [role, args] = rest;

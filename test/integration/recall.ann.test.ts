@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { LocalEmbedder } from '../../src/core/embedding/localEmbedder';
 import { MemoryService, type RecallResponse } from '../../src/core/memoryService';
 import type { RecallTimings } from '../../src/core/retrieval/recallTimings';
-import { annIndex, type LadderRung } from '../../src/core/retrieval/vectorIndex';
+import { annIndex, type LadderRung, type VectorIndexOptions } from '../../src/core/retrieval/vectorIndex';
 import { retryCommit } from '../../src/core/store/commitRetry';
 import { cli } from '../helpers/cli';
 import { callTool, connectMcp } from '../helpers/mcp';
@@ -21,8 +21,8 @@ function texts(n: number): Array<{ id: string; text: string; scope: string }> {
   return Array.from({ length: n }, (_, i) => ({ id: `m${i}`, scope: SCOPES[i % SCOPES.length]!, text: `note ${i}: ${WORDS[next()]} ${WORDS[next()]} then ${WORDS[next()]} for ${WORDS[next()]} ${WORDS[next()]} (${i % 97})` }));
 }
 
-async function filled(t: Parameters<typeof tempDir>[0], rows: number, ladder: LadderRung[], dir = tempDir(t)) {
-  const memory = await MemoryService.open({ dir, defaultScopes: SCOPES, vectorIndex: { auto: false, threshold: 1000, ladder, selfCheckSample: 60 } });
+async function filled(t: Parameters<typeof tempDir>[0], rows: number, ladder: LadderRung[], dir = tempDir(t), vectorIndex: VectorIndexOptions = {}) {
+  const memory = await MemoryService.open({ dir, defaultScopes: SCOPES, vectorIndex: { auto: false, threshold: 1000, ladder, selfCheckSample: 60, ...vectorIndex } });
   deferCleanup(t, () => memory.close());
   const rowsIn = texts(rows);
   const vectors = await new LocalEmbedder().embed(rowsIn.map((r) => r.text));
@@ -98,6 +98,40 @@ test('an index found without a self-check record (built before it, or by hand) i
   assert.equal(event.kind, 'built', JSON.stringify(event));
   assert.equal((event as Extract<typeof event, { kind: 'built' }>).selfCheck?.params.index.type, 'IVF_FLAT');
   assert.deepEqual(await vectorRecalls(memory), exact);
+});
+
+test('each maintenance pass adds an ANN index segment and a fragment; past maxSegments the builder rebuilds one segment and the fragments are merged', async (t) => {
+  const { memory } = await filled(t, 1500, [EXACT_FLAT], undefined, { maxSegments: 4 });
+  const store = memory.memoryStore;
+  const vectorIndex = async () => {
+    const index = (await store.table.listIndices()).find((i) => i.columns.includes('vector'));
+    return { segments: index?.numSegments, fragments: (await store.table.stats()).fragmentStats.numFragments };
+  };
+  assert.equal((await memory.buildVectorIndex({ force: true })).kind, 'built');
+  await store.optimize('test');
+  const start = await vectorIndex();
+  assert.equal(start.segments, 1, JSON.stringify(start));
+  const more = texts(1500 + 6 * 20).slice(1500);
+  const vectors = await new LocalEmbedder().embed(more.map((r) => r.text));
+  for (let pass = 0; pass < 6; pass++) {
+    await store.insert(more.slice(pass * 20, pass * 20 + 20).map((r, i) => ({ ...r, vector: vectors[pass * 20 + i]! })));
+    await store.optimize('test');
+  }
+  // LanceDB's optimize() indexes each pass's new rows as a segment of their own, in a fragment compaction no longer merges.
+  const split = await vectorIndex();
+  assert.equal(split.segments, 7, JSON.stringify(split));
+  assert.ok(split.fragments >= 7, JSON.stringify(split));
+  assert.equal((await memory.stats()).vectorIndex.segments, 7);
+  const exact = await vectorRecalls(memory);
+  const rebuilt = await memory.buildVectorIndex();
+  assert.equal(rebuilt.kind, 'built', JSON.stringify(rebuilt));
+  const after = await vectorIndex();
+  assert.equal(after.segments, 1, JSON.stringify(after));
+  assert.equal(after.fragments, 1, JSON.stringify(after));
+  assert.equal(await store.count(), 1620);
+  assert.deepEqual(await vectorRecalls(memory), exact, 'recall through the rebuilt index = through the split one (exact IVF_FLAT)');
+  // One segment again: the next trigger leaves it alone.
+  assert.equal((await memory.buildVectorIndex()).kind, 'skipped');
 });
 
 function assertTimings(t: RecallTimings | undefined, where: string): void {

@@ -6,6 +6,7 @@ import { DimensionMismatchError, MemoryLaneError, RemoteStoreError, StoreMetaErr
 import type { Logger } from '../log';
 import type { StoreLocation } from './location';
 import { migrateToV1, migrateToV2, vectorDimensionOf } from './migrations';
+import { lanceSession } from './lanceSession';
 import { lanceStorageOptions, redactRemoteSecrets, verifyRemoteStore, type RemoteConnection } from './remoteStore';
 import { CURRENT_SCHEMA_VERSION, MEMORIES_TABLE, memoriesSchema } from './schema';
 import { folderMetaStore, openIfExists, remoteMetaStore, type StoreMeta, type StoreMetaStore } from './storeMeta';
@@ -25,7 +26,7 @@ export interface OpenTableOptions {
 export async function openMemoriesTable(location: StoreLocation, options: OpenTableOptions, lock: StoreLock, log: Logger, remote?: RemoteConnection): Promise<{ db: Connection; table: Table; meta: StoreMeta }> {
   if (location.kind === 'folder') {
     await prepareFolder(location.uri, options.create !== false);
-    return openAt(location.uri, await lancedb.connect(location.uri, { readConsistencyInterval: 0 }), folderMetaStore(location.uri), options, lock, log);
+    return openAt(location.uri, await lancedb.connect(location.uri, { readConsistencyInterval: 0, session: lanceSession() }), folderMetaStore(location.uri), options, lock, log);
   }
   if (!remote) throw new RemoteStoreError('storePath', `No connection settings for ${location.label}`);
   // Refused before LanceDB writes anything: a store whose commits could overwrite each other loses memories silently.
@@ -34,7 +35,7 @@ export async function openMemoriesTable(location: StoreLocation, options: OpenTa
   const storageOptions = lanceStorageOptions(location, remote);
   let db: Connection | undefined;
   try {
-    db = await lancedb.connect(location.uri, { readConsistencyInterval: 0, storageOptions });
+    db = await lancedb.connect(location.uri, { readConsistencyInterval: 0, storageOptions, session: lanceSession() });
     return await openAt(location.label, db, remoteMetaStore(db, location.label), options, lock, log);
   } catch (err) {
     db?.close();
