@@ -5,7 +5,9 @@
 // previous one finished, so a stall shows as latency. Every 10 s window: the worst and p50 store
 // latency, stores finished, and the store's table versions, fragments and bytes on disk against
 // the raw size of the rows (same measure as bench/storage.ts). Product defaults otherwise
-// (automatic maintenance). Result: bench/results/sustainedWrites.json.
+// (automatic maintenance, the ANN index built in the background from 20k rows, as in the extension
+// and the MCP server); `--no-vector-index` leaves the ANN index out (the CLI's setting), `--off-lock`
+// runs maintenance beside the writes (`maintenance.offLock`). Result: bench/results/sustainedWrites.json.
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +26,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ml-bench-sustained-'));
   const texts = fillerTexts(Math.ceil(rate * minutes * 60 * 1.05) + 100);
   try {
-    const memory = await MemoryService.open({ dir, vectorIndex: { auto: false } });
+    const vectorIndex = !process.argv.includes('--no-vector-index');
+    const offLock = process.argv.includes('--off-lock');
+    const memory = await MemoryService.open({ dir, vectorIndex: { auto: vectorIndex }, ...(offLock ? { maintenance: { offLock: true } } : {}) });
+    const vectorEvents: string[] = [];
+    memory.onVectorIndex((e) => { if (e.kind !== 'skipped') vectorEvents.push(`${e.kind}${'ms' in e ? ` in ${e.ms} ms` : ''}${'rows' in e ? ` at ${e.rows} rows` : ''}`); });
     const store = memory.memoryStore;
     let maintenance: Array<{ at: number; ms: number; reason?: string; underLock?: boolean }> = [];
     store.onMaintenance((m) => maintenance.push({ at: Date.now(), ms: m.ms, reason: m.reason, underLock: m.underLock }));
@@ -57,6 +63,8 @@ async function main(): Promise<void> {
         rawBytesPerRow = sample.slice(0, 200).reduce((n, r: any) => n + ['id', 'text', 'category', 'scope', 'metadata'].reduce((m, k) => m + Buffer.byteLength(String(r[k] ?? ''), 'utf8'), 0) + 384 * 4 + 4 * 8, 0) / Math.min(200, sample.length);
       }
       const versions = (await listVersionsSafely(store.table)).length;
+      const fragments = (await store.table.stats()).fragmentStats.numFragments;
+      const vectorSegments = (await store.table.listIndices()).find((i) => i.columns.includes('vector'))?.numSegments;
       const disk = du(dir);
       const w = {
         t: Math.round((nextWindow - started) / 1000),
@@ -67,6 +75,9 @@ async function main(): Promise<void> {
         inFlight: inFlight.size,
         rows,
         versions,
+        fragments,
+        ...(vectorSegments !== undefined ? { vectorSegments } : {}),
+        ...(vectorEvents.length ? { vectorIndex: vectorEvents.splice(0) } : {}),
         diskMB: round1(disk / 2 ** 20),
         ratioToRaw: rawBytesPerRow ? round1(disk / (rows * rawBytesPerRow)) : undefined,
         maintenance: maintenance.map((m) => `${m.ms} ms${m.underLock ? ' (under the lock)' : ''}`),
@@ -81,7 +92,7 @@ async function main(): Promise<void> {
     clearInterval(timer);
     await Promise.all([...inFlight]);
     await memory.close();
-    const result = { rate, minutes, windowMs, issued, failed, startedAt: new Date(started).toISOString(), windows };
+    const result = { rate, minutes, windowMs, vectorIndex, offLock, issued, failed, startedAt: new Date(started).toISOString(), windows };
     writeFigures(result, join(RESULTS_DIR, 'sustainedWrites.json'));
     console.log(JSON.stringify({ issued, failed, windows: windows.length }));
   } finally {

@@ -148,6 +148,7 @@ test('the MCP server definition starts the bundled server on this window\'s stor
   assert.deepEqual(def.args.slice(1), ['--db', api().storePath]);
   assert.ok(def.args[0]!.endsWith(join('dist', 'mcp.js')) && existsSync(def.args[0]!));
   assert.equal(def.env.MEMORY_LANE_SCOPES, `${api().workspaceScope},global`);
+  assert.equal(def.env.MALLOC_ARENA_MAX, '2');
   // The servers this window defines share its lock settings, so every process agrees on deadlines and staleness.
   const settings = vscode.workspace.getConfiguration('memoryLane');
   assert.equal(def.env.MEMORY_LANE_LOCK_WRITE_TIMEOUT_MS, String(settings.get('lock.writeTimeoutMs')));

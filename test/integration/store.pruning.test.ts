@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { MemoryStore } from '../../src/core/store/memoryStore';
-import { oldestPinnedVersion, pruneCutoff } from '../../src/core/store/readPins';
+import { LEASE_AFTER_MS, leasedRead, oldestPinnedVersion, pruneCutoff, readersFloor } from '../../src/core/store/readPins';
 import { deferCleanup, tempDir, vec } from '../helpers/tempStore';
 import { startWorker } from '../helpers/workers';
 
@@ -20,6 +20,35 @@ test('prune cutoff: a version goes only once its successor is older than the mar
   assert.deepEqual(pruneCutoff([{ version: 1, timestamp: at(0), metadata: {} }], 15_000, undefined, now), at(0));
   assert.deepEqual(pruneCutoff(versions, 15_000, 2, now), at(20), 'the pin keeps v2 and everything newer');
   assert.equal(pruneCutoff(versions, 100_000, undefined, now), undefined, 'nothing old enough');
+  // A short read leased since t=25 may be reading v2 (latest until t=30): v2 stays, v1 may go.
+  assert.deepEqual(pruneCutoff(versions, 15_000, undefined, now, at(25).getTime()), at(20));
+  assert.deepEqual(pruneCutoff(versions, 15_000, 1, now, at(25).getTime()), at(10), 'the older of pin and lease wins');
+});
+
+test('a read that lasts longer than a second holds a lease naming its start while it runs; a quick one writes nothing', async (t) => {
+  const dir = tempDir(t);
+  assert.equal(await leasedRead(dir, 'quick', async () => 42), 42);
+  assert.deepEqual(await readersFloor(dir), {});
+  const started = Date.now();
+  let during: Awaited<ReturnType<typeof readersFloor>> = {};
+  await leasedRead(dir, 'slow', async () => {
+    await new Promise((r) => setTimeout(r, LEASE_AFTER_MS + 400));
+    during = await readersFloor(dir);
+  });
+  assert.ok(during.since !== undefined && during.since >= started && during.since <= started + 50, JSON.stringify(during));
+  assert.equal(during.version, undefined, 'a lease is not a pin');
+  assert.deepEqual(await readersFloor(dir), {}, 'released with the read');
+});
+
+test('a read that meets a file pruning removed is run once more; other errors go to the caller', async (t) => {
+  const dir = tempDir(t);
+  let calls = 0;
+  assert.equal(await leasedRead(dir, 'retried', async () => {
+    if (++calls === 1) throw new Error('LanceError(IO): Not found: /store/memories.lance/_versions/12.manifest');
+    return 'second try';
+  }), 'second try');
+  assert.equal(calls, 2);
+  await assert.rejects(leasedRead(dir, 'failing', async () => { throw new Error('Invalid input: no such column'); }), /no such column/);
 });
 
 test('a pin of a dead process does not hold pruning back, and is removed', async (t) => {
@@ -27,8 +56,10 @@ test('a pin of a dead process does not hold pruning back, and is removed', async
   mkdirSync(join(dir, 'readers'));
   const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
   writeFileSync(join(dir, 'readers', 'dead.json'), JSON.stringify({ pid: dead, host: hostname(), version: 1, label: 'crashed export', since: 1 }));
+  writeFileSync(join(dir, 'readers', 'dead-lease.json'), JSON.stringify({ pid: dead, host: hostname(), label: 'crashed recall', since: 1 }));
   writeFileSync(join(dir, 'readers', 'alive.json'), JSON.stringify({ pid: process.pid, host: hostname(), version: 7, label: 'this test', since: 1 }));
   assert.equal(await oldestPinnedVersion(dir), 7);
+  assert.deepEqual(await readersFloor(dir), { version: 7 }, 'the dead lease does not count');
   assert.deepEqual(readdirSync(join(dir, 'readers')), ['alive.json']);
 });
 
@@ -57,6 +88,44 @@ test('maintenance prunes right away down to what another process is exporting, a
   const after = await store.optimize('prune after the export');
   assert.ok(after.versionsPruned > 0);
   assert.ok(Math.min(...(await store.table.listVersions()).map((v) => v.version)) > pinnedAt);
+});
+
+/** Another process reads the latest version slowly while this one rewrites every row, compacts and prunes with no margin. */
+async function slowReadUnderPruning(t: Parameters<typeof tempDir>[0], leased: boolean) {
+  const dir = tempDir(t);
+  const store = await MemoryStore.open(dir, { dim: 8, maintenance: { auto: false, cleanupMarginMs: 0 } });
+  deferCleanup(t, () => store.close());
+  await store.insert(Array.from({ length: 500 }, (_, i) => ({ id: `m${i}`, text: `memory ${i}`, vector: vec(i) })));
+  for (let i = 0; i < 5; i++) await store.insert([{ id: `early${i}`, text: `early ${i}`, vector: vec(i) }]);
+  // Older than the lease's clock slack when the read starts: these may go.
+  await new Promise((r) => setTimeout(r, 1500));
+  const reader = startWorker('slow-reader', { dir, pauseMs: 4000, leased });
+  const { version } = await reader.waitFor((m) => m.reading, 30_000);
+  await new Promise((r) => setTimeout(r, LEASE_AFTER_MS + 500)); // a lease would be on disk by now
+  await store.patch(Array.from({ length: 500 }, (_, i) => ({ id: `m${i}`, increment: { n: 1 } })));
+  for (let i = 0; i < 5; i++) await store.insert([{ id: `late${i}`, text: `late ${i}`, vector: vec(i) }]);
+  const report = await store.optimize('prune under a slow read');
+  const kept = (await store.table.listVersions()).some((v) => v.version === version);
+  const done = await reader.waitFor((m) => m.done, 60_000);
+  return { store, version, report, kept, done };
+}
+
+test('a slow read in another process keeps the version it reads through maintenance with no margin', async (t) => {
+  const { store, version, report, kept, done } = await slowReadUnderPruning(t, true);
+  assert.ok(report.versionsPruned > 0, 'something older was pruned');
+  assert.ok(kept, `the leased version ${version} is kept`);
+  assert.equal(done.errors, undefined, `the leased read failed: ${done.errors}`);
+  assert.equal(done.rows, 505, 'it read its whole version');
+  // The read is over: the next maintenance prunes past its version.
+  await store.insert([{ id: 'after', text: 'after the read', vector: vec(1) }]);
+  await store.optimize('prune after the read');
+  assert.ok(Math.min(...(await store.table.listVersions()).map((v) => v.version)) > version);
+});
+
+test('the same slow read without its lease loses its files to that maintenance', async (t) => {
+  const { kept, done } = await slowReadUnderPruning(t, false);
+  assert.equal(kept, false);
+  assert.match(String(done.errors), /not found/i);
 });
 
 test('short reads in another process never fail while maintenance prunes with a short margin', async (t) => {

@@ -222,7 +222,7 @@ export class HybridSearch {
     // Query-time parameters the index's self-check chose (vectorIndex.ts); ignored without an index.
     query = applyVectorQueryParams(query, this.vectorQueryParams(), k).select(COLUMNS).limit(k);
     if (filter) query = query.where(filter);
-    return ((await query.toArray()) as RawRow[]).map(fromRawRow);
+    return ((await this.store.reading('recall', () => query.toArray())) as RawRow[]).map(fromRawRow);
   }
 
   /**
@@ -237,7 +237,7 @@ export class HybridSearch {
       // The derived search text: the memory's text, its context and its date (store/searchText.ts).
       let query = this.store.table.query().fullTextSearch(new MatchQuery(text, SEARCH_TEXT_COLUMN)).select(COLUMNS).limit(k);
       if (filter) query = query.where(filter);
-      return ((await query.toArray()) as RawRow[]).map(fromRawRow);
+      return ((await this.store.reading('recall', () => query.toArray())) as RawRow[]).map(fromRawRow);
     } catch (err) {
       if (!isMissingFtsIndex(err)) throw err;
     }

@@ -1,22 +1,26 @@
 import { Index, type Table } from '@lancedb/lancedb';
-import { errorMessage } from '../errors';
 import { failpoint } from '../failpoints';
 import type { Logger } from '../log';
 import { retryCommit } from './commitRetry';
 import { SEARCH_TEXT_COLUMN } from './searchText';
-import { oldestPinnedVersion, pruneCutoff } from './readPins';
+import { isPrunedFileError, pruneCutoff, readersFloor } from './readPins';
 
 /** The job lock that keeps maintenance to one process at a time per store (jobLock.ts). */
 export const MAINTENANCE_JOB = 'maintenance';
 
-/** Longer than any short read (a recall, a get, a page, a stats scan) takes, on a loaded laptop too. */
-export const DEFAULT_CLEANUP_MARGIN_MS = 60_000;
+/**
+ * How long a version is kept after it stopped being the latest. A short read leases what it reads
+ * after its first second (readPins.ts), so this covers that second, the lease's write, and event-loop
+ * stalls of a loaded laptop. Each version kept costs every maintenance pass a manifest read: at
+ * 40 commits/s, a 60 s margin kept ~2,400 versions and made a pass take 1–1.5 s (BENCHMARKS.md §12).
+ */
+export const DEFAULT_CLEANUP_MARGIN_MS = 10_000;
 
 export interface MaintenanceOptions {
   /**
    * A version is pruned only once the version after it has been committed for this long, so a
-   * short read that opened it as the latest finishes first (default 60 s); versions pinned by long
-   * readers are kept too (readPins.ts). Pruning by creation time alone, or too soon, makes readers
+   * short read that opened it as the latest has leased it first (default 10 s); versions pinned by
+   * long readers and those leased short reads still need are kept too (readPins.ts). Pruning by creation time alone, or too soon, makes readers
    * and writers in other processes fail ("manifest was not found",
    * docs/lancedb.md#version-cleanup-and-readers).
    */
@@ -65,8 +69,13 @@ export async function runMaintenance(table: Table, options: MaintenanceOptions, 
   const { value: indexesCreated } = await retryCommit('index creation', () => ensureIndexes(table, log), log);
   await failpoint('maintenance.beforeOptimize');
   // Computed once, not per attempt: a cutoff from an older version list only keeps more, and a pin
-  // written meanwhile names a version at least as new as any it allows to go.
-  const cutoff = pruneCutoff(await listVersionsSafely(table), options.cleanupMarginMs ?? DEFAULT_CLEANUP_MARGIN_MS, options.dir ? await oldestPinnedVersion(options.dir) : undefined);
+  // or lease written meanwhile belongs to a read that started after the margin's boundary. The
+  // readers are read after the clock: a read old enough to lose its version to the margin has had
+  // its lease on disk since well before.
+  const versions = await listVersionsSafely(table);
+  const now = Date.now();
+  const readers = options.dir ? await readersFloor(options.dir, now) : {};
+  const cutoff = pruneCutoff(versions, options.cleanupMarginMs ?? DEFAULT_CLEANUP_MARGIN_MS, readers.version, now, readers.since);
   const { value: stats, attempts } = await retryCommit('maintenance', async () => {
     // Nothing may go yet: the epoch prunes nothing (omitting the option would mean LanceDB's 7 days).
     const result = await table.optimize({ cleanupOlderThan: cutoff ?? new Date(0) });
@@ -98,7 +107,7 @@ export async function listVersionsSafely(table: Table): Promise<Awaited<ReturnTy
     try {
       return await table.listVersions();
     } catch (err) {
-      if (attempt >= 20 || !/Not found|was not found/i.test(errorMessage(err))) throw err;
+      if (attempt >= 20 || !isPrunedFileError(err)) throw err;
       await new Promise((r) => setTimeout(r, 25));
     }
   }

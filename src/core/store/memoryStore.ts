@@ -19,7 +19,7 @@ import { MaintenanceScheduler, type MaintenanceSchedule } from './maintenanceSch
 import { parseStoreLocation, type StoreLocation } from './location';
 import { openMemoriesTable } from './openStore';
 import { resolveRemoteConnection, type RemoteConnection, type RemoteConnectionSettings } from './remoteStore';
-import { pinVersion, type ReadPin } from './readPins';
+import { leasedRead, pinVersion, type ReadPin } from './readPins';
 import { isBookkeepingOnly, type MemoryPatch } from './patch';
 import { MEMORIES_TABLE, fromRawRow, type MemoryRecord, type RawRow } from './schema';
 import { sqlLikePrefix } from './sql';
@@ -411,25 +411,35 @@ export class MemoryStore implements Disposable {
 
   // ---------------------------------------------------------------- reads (no lock)
 
+  /**
+   * Runs a short read of the latest version: leased once it lasts a second, so no process's
+   * maintenance prunes what it reads, and run again if pruning took a file anyway (readPins.ts).
+   * Every read of the table outside the write path goes through here or through a pin.
+   */
+  reading<T>(label: string, read: () => Promise<T>): Promise<T> {
+    return leasedRead(this.stateDir, label, read);
+  }
+
   async get(id: string): Promise<MemoryRecord | undefined> {
     validateId(id);
-    return (await readByIds(this._table, [id])).get(id);
+    return (await this.reading('get', () => readByIds(this._table, [id]))).get(id);
   }
 
   async getMany(ids: string[]): Promise<Map<string, MemoryRecord>> {
     ids.forEach((id, i) => validateId(id, `ids[${i}]`));
-    return readByIds(this._table, ids);
+    return this.reading('get', () => readByIds(this._table, ids));
   }
 
   /** Memories whose id starts with `prefix` (at most `limit`); for "update by unique id prefix". */
   async findByIdPrefix(prefix: string, limit = 2): Promise<MemoryRecord[]> {
     validateId(prefix, 'id prefix');
-    const rows = await this._table.query().where(`id LIKE ${sqlLikePrefix(prefix, 'id prefix')}`).limit(limit).toArray();
+    const filter = `id LIKE ${sqlLikePrefix(prefix, 'id prefix')}`;
+    const rows = await this.reading('find by id prefix', () => this._table.query().where(filter).limit(limit).toArray());
     return rows.map((r) => fromRawRow(r as RawRow));
   }
 
   async count(filter?: string): Promise<number> {
-    return this._table.countRows(filter);
+    return this.reading('count', () => this._table.countRows(filter));
   }
 
   /**
@@ -475,7 +485,7 @@ export class MemoryStore implements Disposable {
     if (options.columns) q = q.select(options.columns);
     if (options.offset) q = q.offset(options.offset);
     q = q.limit(options.limit ?? Number.MAX_SAFE_INTEGER);
-    return (await q.toArray()) as RawRow[];
+    return (await this.reading('list', () => q.toArray())) as RawRow[];
   }
 
   // ---------------------------------------------------------------- health
@@ -514,7 +524,7 @@ export class MemoryStore implements Disposable {
   }
 
   stats(): Promise<StoreStats> {
-    return collectStats({
+    return this.reading('stats', () => collectStats({
       dir: this.dir,
       meta: this._meta,
       table: this._table,
@@ -524,7 +534,7 @@ export class MemoryStore implements Disposable {
       queue: this.queue.depth,
       lockAcquisitions: this.lock.acquisitions,
       ...(this.remoteStatus ? { remote: this.remoteStatus } : {}),
-    });
+    }));
   }
 
   async close(): Promise<void> {
