@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { LocalEmbedder } from '../src/core/embedding/localEmbedder';
 import { MemoryService } from '../src/core/memoryService';
 import { MemoryStore, type NewMemory } from '../src/core/store/memoryStore';
+import { DEFAULT_CLEANUP_MARGIN_MS } from '../src/core/store/maintenance';
 import { fillerTexts, labelledSet } from '../test/helpers/recallQuality';
 import { BENCH_SCOPE, buildCorpusStore, DIM, EMBEDDER_ID, OTHER_SCOPE } from './lib/corpus';
 import { fixtureStore, log, QUICK, round1, round2, runBenchmark, summarize, type Summary, type TargetCheck } from './lib/env';
@@ -52,7 +53,7 @@ void runBenchmark('storage', 'Storage after 10k single writes, before and after 
     singleWrites: n,
     writeTimeBoxMs: writeBoxMs,
     write: 'MemoryStore.insert([one row]) at interactive priority, one after another: one lock cycle and one LanceDB commit per memory',
-    maintenance: 'product defaults: automatic maintenance (compaction + index upkeep off the store lock; prune every version whose successor is older than the 60 s margin and that no reader pinned) after every 200 commits or 64 small fragments',
+    maintenance: `product defaults: automatic maintenance (compaction + index upkeep under the store lock; prune every version whose successor is older than the ${DEFAULT_CLEANUP_MARGIN_MS / 1000} s margin and that no reader pinned or leased) after every 200 commits or 64 small fragments`,
     rows: `the recall corpus (labelled memories + filler), 384-dim local embedder vectors computed beforehand in batches`,
     probes: `${probes} single writes and ${labelledSet.queries.length} hybrid recalls at each point`,
     baseline: 'the same rows written in bulk (large batches) and compacted once: the recall benchmark\'s fixture',
@@ -119,7 +120,7 @@ void runBenchmark('storage', 'Storage after 10k single writes, before and after 
 
   let t0 = Date.now();
   await store.optimize('bench: explicit maintenance');
-  const afterDefault = await stateOf(store, 'right after maintenance (product default: versions within the 60 s margin kept)');
+  const afterDefault = await stateOf(store, `right after maintenance (product default: versions within the ${DEFAULT_CLEANUP_MARGIN_MS / 1000} s margin kept)`);
   afterDefault.maintenanceMs = Date.now() - t0;
   states.push(afterDefault);
   await probe(afterDefault, 2);
@@ -150,9 +151,9 @@ void runBenchmark('storage', 'Storage after 10k single writes, before and after 
 
   const targets: TargetCheck[] = [{
     target: 'Disk after 10k writes and maintenance within 3× the raw data size',
-    measured: `${afterDefault.ratioToRaw}× raw right after maintenance (versions within the 60 s margin kept); ${round2(steady.diskBytes / 2 ** 20)} MB = ${steady.ratioToRaw}× once the margin has passed; ${before.ratioToRaw}× before it${written < n ? ` — after ${written} of ${n} writes (time box)` : ''}`,
+    measured: `${afterDefault.ratioToRaw}× raw right after maintenance (versions within the ${DEFAULT_CLEANUP_MARGIN_MS / 1000} s margin kept); ${round2(steady.diskBytes / 2 ** 20)} MB = ${steady.ratioToRaw}× once the margin has passed; ${before.ratioToRaw}× before it${written < n ? ` — after ${written} of ${n} writes (time box)` : ''}`,
     met: afterDefault.ratioToRaw <= 3 && written === n,
-    ...(afterDefault.ratioToRaw > 3 ? { cause: `right after the writes, maintenance keeps every version whose successor is younger than the 60 s margin (it protects short reads in other processes, docs/lancedb.md#version-cleanup-and-readers), so their files stay on disk until a maintenance runs after the margin` } : written < n ? { cause: 'the single writes did not all fit in the time box' } : {}),
+    ...(afterDefault.ratioToRaw > 3 ? { cause: `right after the writes, maintenance keeps every version whose successor is younger than the ${DEFAULT_CLEANUP_MARGIN_MS / 1000} s margin (it protects short reads in other processes, docs/lancedb.md#version-cleanup-and-readers), so their files stay on disk until a maintenance runs after the margin` } : written < n ? { cause: 'the single writes did not all fit in the time box' } : {}),
   }];
   notes.push('Raw data size = the bytes of every column value (UTF-8 strings, 384 float32, 8-byte numbers) of the rows in the table, without any file format overhead or index.');
   return {

@@ -1,6 +1,6 @@
 // Re-measures the LanceDB behaviours docs/lancedb.md relies on, on this machine and this version.
 // Run from the repository root after `npm ci`:  node docs/probes/lancedb-probe.mjs <probe> [options]
-// Probes: visibility | lost-updates | delete-add | fragments | prune-vs-reader | optimize-vs-writer | partial-update | compaction | cache | all
+// Probes: visibility | lost-updates | delete-add | fragments | prune-vs-reader | optimize-vs-writer | partial-update | compaction | cache | versions | all
 // Each probe works in a fresh temp folder, spawns real child processes where the behaviour is about
 // other processes, and prints one JSON line of figures. Nothing here touches a Memory Lane store.
 import { spawn } from 'node:child_process';
@@ -279,6 +279,23 @@ Object.assign(probes, {
       rmSync(dir, { recursive: true, force: true });
     }
     return { base, cycles, perPass: out };
+  },
+  /** What a maintenance pass costs by the versions kept: V one-row commits on `rows` rows, then optimize() pruning nothing, twice. */
+  async versions() {
+    const rows = num('rows', 4500);
+    const out = [];
+    for (const v of String(opt.versions ?? '300,1000,2400').split(',').map(Number)) {
+      const dir = mkdtempSync(join(tmpdir(), 'lancedb-probe-'));
+      const t = await (await lancedb.connect(dir)).createTable('t', Array.from({ length: rows }, (_, i) => row(`b${i}`, i)));
+      await t.createIndex('id', { config: lancedb.Index.btree() });
+      for (let i = 0; i < v; i++) await t.add([row(`x${i}`, i)]);
+      const listMs = await timeMs(() => t.listVersions());
+      const passMs = await timeMs(() => t.optimize({ cleanupOlderThan: new Date(0) }));
+      const secondPassMs = await timeMs(() => t.optimize({ cleanupOlderThan: new Date(0) }));
+      out.push({ versions: (await t.listVersions()).length, listVersionsMs: Math.round(listMs), passMs: Math.round(passMs), secondPassMs: Math.round(secondPassMs) });
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return { rows, perVersions: out };
   },
   /** Does a committing process's session cache grow, and do the connect() session caps hold it? */
   async cache() {
