@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   try {
     const vectorIndex = !process.argv.includes('--no-vector-index');
     const offLock = process.argv.includes('--off-lock');
-    const memory = await MemoryService.open({ dir, vectorIndex: { auto: vectorIndex }, ...(offLock ? { maintenance: { offLock: true } } : {}) });
+    const memory = await MemoryService.open({ dir, vectorIndex: { auto: vectorIndex }, ...(offLock ? { storeOptions: { maintenance: { offLock: true } } } : {}) });
     const vectorEvents: string[] = [];
     memory.onVectorIndex((e) => { if (e.kind !== 'skipped') vectorEvents.push(`${e.kind}${'ms' in e ? ` in ${e.ms} ms` : ''}${'rows' in e ? ` at ${e.rows} rows` : ''}`); });
     const store = memory.memoryStore;

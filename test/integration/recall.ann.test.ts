@@ -101,7 +101,7 @@ test('an index found without a self-check record (built before it, or by hand) i
 });
 
 test('each maintenance pass adds an ANN index segment and a fragment; past maxSegments the builder rebuilds one segment and the fragments are merged', async (t) => {
-  const { memory } = await filled(t, 1500, [EXACT_FLAT], undefined, { maxSegments: 4 });
+  const { memory } = await filled(t, 1500, [EXACT_FLAT], undefined, { maxSegments: 4, rebuildDutyFactor: 0 });
   const store = memory.memoryStore;
   const vectorIndex = async () => {
     const index = (await store.table.listIndices()).find((i) => i.columns.includes('vector'));
@@ -132,6 +132,22 @@ test('each maintenance pass adds an ANN index segment and a fragment; past maxSe
   assert.deepEqual(await vectorRecalls(memory), exact, 'recall through the rebuilt index = through the split one (exact IVF_FLAT)');
   // One segment again: the next trigger leaves it alone.
   assert.equal((await memory.buildVectorIndex()).kind, 'skipped');
+});
+
+test('rebuilds for segments are spaced by the last build\'s duration, so sustained writes cannot keep the builder busy', async (t) => {
+  const { memory } = await filled(t, 1200, [EXACT_FLAT], undefined, { maxSegments: 2, rebuildDutyFactor: 1000 });
+  const store = memory.memoryStore;
+  assert.equal((await memory.buildVectorIndex({ force: true })).kind, 'built');
+  const more = texts(1200 + 4 * 10).slice(1200);
+  const vectors = await new LocalEmbedder().embed(more.map((r) => r.text));
+  for (let pass = 0; pass < 4; pass++) {
+    await store.insert(more.slice(pass * 10, pass * 10 + 10).map((r, i) => ({ ...r, vector: vectors[pass * 10 + i]! })));
+    await store.optimize('test');
+  }
+  assert.ok(((await memory.stats()).vectorIndex.segments ?? 0) > 2);
+  const event = await memory.buildVectorIndex();
+  assert.equal(event.kind, 'skipped', JSON.stringify(event));
+  assert.match((event as { reason: string }).reason, /segments, but the last build took \d+ ms: the next waits \d+ s more, so rebuilds take at most 1\/1000 of the time/);
 });
 
 function assertTimings(t: RecallTimings | undefined, where: string): void {

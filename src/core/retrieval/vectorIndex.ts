@@ -81,6 +81,13 @@ export interface VectorIndexOptions {
    * and the compaction after it one fragment.
    */
   maxSegments?: number;
+  /**
+   * A rebuild for segments waits until this many times the last build's duration has passed since
+   * it ended (default 10: rebuilds use at most a tenth of the time). At 50 stores a second with
+   * maintenance beside the writes, 16 segments came back within ~40 s and each rebuild at 20–30k
+   * rows cost 12–16 s of CPU (BENCHMARKS.md §12).
+   */
+  rebuildDutyFactor?: number;
   /** Rows the self-check samples after a build (default 200). */
   selfCheckSample?: number;
   /** The self-check's pass mark, ANN recall@10 against brute force (default 0.95). */
@@ -295,6 +302,8 @@ export class VectorIndexBuilder implements Disposable {
   private running: Promise<VectorIndexEvent> | undefined;
   private cancelled = false;
   private conflictedBuilds = 0;
+  /** This process's last successful build: segment rebuilds are spaced by its duration. */
+  private lastBuild?: { endedAt: number; ms: number };
   private readonly _onEvent = new Emitter<VectorIndexEvent>();
   readonly onEvent = this._onEvent.event;
 
@@ -305,6 +314,7 @@ export class VectorIndexBuilder implements Disposable {
       idleDelayMs: options.idleDelayMs ?? 5000,
       rebuildUnindexedRatio: options.rebuildUnindexedRatio ?? 0.5,
       maxSegments: options.maxSegments ?? 16,
+      rebuildDutyFactor: options.rebuildDutyFactor ?? 10,
       selfCheckSample: options.selfCheckSample ?? 200,
       minRecall: options.minRecall ?? 0.95,
       ladder: options.ladder ?? DEFAULT_LADDER,
@@ -374,8 +384,12 @@ export class VectorIndexBuilder implements Disposable {
       if (state.present && !last) {
         const verdict = await this.checkExisting(state.rows).catch((err) => { this.log.warn(`vector index self-check failed to run: ${errorMessage(err)}`); return undefined; });
         if (verdict?.passed) return emit({ kind: 'skipped', reason: `the existing index passed its self-check (recall@10 ${verdict.recallAt10.toFixed(3)})` });
-      } else if (state.present && (state.unindexedRows ?? 0) <= this.options.rebuildUnindexedRatio * (state.indexedRows ?? 0) && (state.segments ?? 1) <= this.options.maxSegments) {
-        return emit({ kind: 'skipped', reason: 'the index is present and up to date enough' });
+      } else if (state.present && (state.unindexedRows ?? 0) <= this.options.rebuildUnindexedRatio * (state.indexedRows ?? 0)) {
+        if ((state.segments ?? 1) <= this.options.maxSegments) return emit({ kind: 'skipped', reason: 'the index is present and up to date enough' });
+        // Under sustained writes maintenance adds segments every few seconds: left unchecked, the
+        // rebuilds (seconds of CPU each, then a whole-table compaction) would come back as often.
+        const waitMs = this.lastBuild ? this.lastBuild.endedAt + this.options.rebuildDutyFactor * this.lastBuild.ms - Date.now() : 0;
+        if (waitMs > 0) return emit({ kind: 'skipped', reason: `${state.segments} segments, but the last build took ${this.lastBuild!.ms} ms: the next waits ${Math.ceil(waitMs / 1000)} s more, so rebuilds take at most 1/${this.options.rebuildDutyFactor} of the time` });
       }
     }
     if (state.rows === 0) return emit({ kind: 'skipped', reason: 'the table is empty' });
@@ -413,6 +427,7 @@ export class VectorIndexBuilder implements Disposable {
           await this.compactAfterBuild();
           const ms = Date.now() - started;
           this.conflictedBuilds = 0;
+          this.lastBuild = { endedAt: Date.now(), ms };
           this.log.info(`vector index built over ${state.rows} rows in ${ms} ms (attempt ${attempts}); self-check recall@10 ${check.recallAt10.toFixed(3)} over ${check.sample} rows with ${describeQuery(check.params.query)}`);
           return emit({ kind: 'built', rows: state.rows, ms, attempts, selfCheck: check });
         }
