@@ -107,5 +107,5 @@ test('compaction off the lock, racing inserts, patches, deletes, an index build 
   assert.equal((await store.getMany(doomed)).size, 0, 'a deleted row came back');
   assert.equal((await store.getMany(kept)).size, kept.length);
   assert.equal((await store.verify()).ok, true);
-  t.diagnostic(`optimize: ${opt.optimizeRuns} passes (${opt.compacted} compacted, ${opt.retried} retried a conflict, ${opt.underLock} under the lock); index builds ${idx.builds} (${idx.conflicts} conflicts retried); ${read.reads} reads`);
+  t.diagnostic(`optimize: ${opt.optimizeRuns} passes (${opt.compacted} compacted, ${opt.retried} retried a conflict, ${opt.underLock} under the lock); index builds ${idx.builds} (${idx.conflicts} conflicts retried, ${idx.lostEveryTry} lost every try and tried again); ${read.reads} reads`);
 });
