@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { MemoryStore } from '../../src/core/store/memoryStore';
-import { LEASE_AFTER_MS, leasedRead, oldestPinnedVersion, pruneCutoff, readersFloor } from '../../src/core/store/readPins';
+import { LEASE_AFTER_MS, leasedRead, pruneCutoff, readersFloor } from '../../src/core/store/readPins';
 import { deferCleanup, tempDir, vec } from '../helpers/tempStore';
 import { startWorker } from '../helpers/workers';
 
@@ -58,7 +58,7 @@ test('a pin of a dead process does not hold pruning back, and is removed', async
   writeFileSync(join(dir, 'readers', 'dead.json'), JSON.stringify({ pid: dead, host: hostname(), version: 1, label: 'crashed export', since: 1 }));
   writeFileSync(join(dir, 'readers', 'dead-lease.json'), JSON.stringify({ pid: dead, host: hostname(), label: 'crashed recall', since: 1 }));
   writeFileSync(join(dir, 'readers', 'alive.json'), JSON.stringify({ pid: process.pid, host: hostname(), version: 7, label: 'this test', since: 1 }));
-  assert.equal(await oldestPinnedVersion(dir), 7);
+  assert.equal((await readersFloor(dir)).version, 7);
   assert.deepEqual(await readersFloor(dir), { version: 7 }, 'the dead lease does not count');
   assert.deepEqual(readdirSync(join(dir, 'readers')), ['alive.json']);
 });

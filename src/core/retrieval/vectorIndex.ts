@@ -402,7 +402,7 @@ export class VectorIndexBuilder implements Disposable {
     if (!claim) return emit({ kind: 'skipped', reason: 'another process is building the vector index' });
     const started = Date.now();
     emit({ kind: 'started', rows: state.rows });
-    await this.compactFirst();
+    await this.compact('before', 2);
     // A build reads one version for seconds to minutes: no process's maintenance may prune it meanwhile.
     const pin = await this.store.pinCurrentVersion('vector index build').catch((err: unknown) => {
       this.log.warn(`cannot pin the table version for the build (${errorMessage(err)}); building anyway`);
@@ -424,7 +424,7 @@ export class VectorIndexBuilder implements Disposable {
         if (!best || check.recallAt10 > best.recallAt10) best = check;
         if (check.passed) {
           await this.writeRecord(check);
-          await this.compactAfterBuild();
+          await this.compact('after', 1);
           const ms = Date.now() - started;
           this.conflictedBuilds = 0;
           this.lastBuild = { endedAt: Date.now(), ms };
@@ -529,35 +529,25 @@ export class VectorIndexBuilder implements Disposable {
   }
 
   /**
-   * Compacts the table (the store's own maintenance, under the lock, cheap while no vector index
-   * exists) before the build. On a table without stable row ids (stores created before they were
-   * enabled, migrated foreign tables), compacting fragments the index covers remaps the whole HNSW
-   * index inside that maintenance: measured 4.3–8.2 s under the lock at 10k rows when the index had
-   * been built over 2+ fragments, 15 ms when built over 1. Tables created by the store now have stable
-   * row ids, where compaction needs no remap (129 ms with concurrent writes during the build).
+   * Compacts the table (the store's own maintenance) around a build, until one fragment is left or
+   * `rounds` passes ran; a failure only leaves the work to the next maintenance.
+   * - **Before** the build: on a table without stable row ids (stores created before they were
+   *   enabled, migrated foreign tables), compacting fragments the index covers remaps the whole HNSW
+   *   index inside that maintenance: measured 4.3–8.2 s under the lock at 10k rows when the index had
+   *   been built over 2+ fragments, 15 ms when built over 1. Tables created by the store now have
+   *   stable row ids, where compaction needs no remap (129 ms with concurrent writes during the build).
+   * - **After** it: one index segment over every fragment lets compaction merge the fragments the old
+   *   segments kept apart, in the builder's background time rather than in whichever write's
+   *   maintenance comes next.
    */
-  /**
-   * One index segment over every fragment lets compaction merge the fragments the old segments kept
-   * apart: done now, in the builder's background time, rather than in whichever write's maintenance
-   * comes next.
-   */
-  private async compactAfterBuild(): Promise<void> {
-    try {
-      const { fragmentStats } = await this.store.table.stats();
-      if (fragmentStats.numFragments > 1) await this.store.optimize('compact after the vector index build');
-    } catch (err) {
-      this.log.debug(`compaction after the vector index build failed (${errorMessage(err)}); the next maintenance does it`);
-    }
-  }
-
-  private async compactFirst(): Promise<void> {
-    for (let round = 0; round < 2; round++) {
+  private async compact(when: 'before' | 'after', rounds: number): Promise<void> {
+    for (let round = 0; round < rounds; round++) {
       try {
         const { fragmentStats } = await this.store.table.stats();
         if (fragmentStats.numFragments <= 1) return;
-        await this.store.optimize('compact before the vector index build');
+        await this.store.optimize(`compact ${when} the vector index build`);
       } catch (err) {
-        this.log.debug(`compaction before the vector index build failed (${errorMessage(err)}); building anyway`);
+        this.log.debug(`compaction ${when} the vector index build failed (${errorMessage(err)}); the next maintenance does it`);
         return;
       }
     }

@@ -20,12 +20,12 @@ export interface MaintenanceOptions {
   /**
    * A version is pruned only once the version after it has been committed for this long, so a
    * short read that opened it as the latest has leased it first (default 10 s); versions pinned by
-   * long readers and those leased short reads still need are kept too (readPins.ts). Pruning by creation time alone, or too soon, makes readers
-   * and writers in other processes fail ("manifest was not found",
-   * docs/lancedb.md#version-cleanup-and-readers).
+   * long readers and those leased short reads still need are kept too (readPins.ts). Pruning by
+   * creation time alone, or too soon, makes readers and writers in other processes fail ("manifest
+   * was not found", docs/lancedb.md#version-cleanup-and-readers).
    */
   cleanupMarginMs?: number;
-  /** The store folder, where long readers pin versions; without it only the margin protects readers. */
+  /** This machine's state folder, where readers pin versions and lease reads; without it only the margin protects readers. */
   dir?: string;
   /**
    * Run maintenance beside the writers instead of under the store lock (default false). Safe (the

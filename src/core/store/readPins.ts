@@ -84,8 +84,7 @@ async function holdReaderRecord(dir: string, record: ReaderRecord): Promise<() =
  * keeps every version it may be reading; if it meets a file that pruning removed anyway (a read
  * held up longer than the margin before its lease landed), it is run once more on the latest version.
  */
-export async function leasedRead<T>(dir: string | undefined, label: string, read: () => Promise<T>): Promise<T> {
-  if (!dir) return read();
+export async function leasedRead<T>(dir: string, label: string, read: () => Promise<T>): Promise<T> {
   const since = Date.now();
   let lease: Promise<(() => Promise<void>) | undefined> | undefined;
   const timer = setTimeout(() => {
@@ -118,12 +117,7 @@ export interface ReadersFloor {
   since?: number;
 }
 
-/** The oldest version a live reader has pinned, if any; records of dead processes on this host are removed. */
-export async function oldestPinnedVersion(dir: string, now = Date.now()): Promise<number | undefined> {
-  return (await readersFloor(dir, now)).version;
-}
-
-/** What the live readers of the store still need: the oldest pin and the oldest lease. */
+/** What the live readers of the store still need: the oldest pin and the oldest lease; records of dead processes on this host are removed. */
 export async function readersFloor(dir: string, now = Date.now()): Promise<ReadersFloor> {
   const folder = join(dir, READERS_DIR);
   let names: string[];
